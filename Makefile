@@ -1,0 +1,32 @@
+# make test: set up .venv if missing, install the package with [test], fetch what the
+# tests need from Debian, run the whole suite.  make demo: the main job on digits-LT.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FASHION_MNIST_DIR ?= /usr/share/datasets/fashion-mnist
+
+.PHONY: test demo lint notebooks fashion-mnist
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+fashion-mnist:
+	@if [ -f $(FASHION_MNIST_DIR)/train-images-idx3-ubyte.gz ]; then \
+	  echo "Fashion-MNIST found in $(FASHION_MNIST_DIR)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; \
+	else \
+	  echo "apt-get unavailable (or not root): the tests that read the real Fashion-MNIST files skip"; \
+	fi
+
+test: $(VENV)/.installed fashion-mnist
+	$(PY) -m pytest -q tests
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check tf_robust_distill experiments configs tests
+
+demo: $(VENV)/.installed
+	$(PY) -m experiments.distill --config=configs/distill.py:demo --workdir=runs/demo

@@ -1,0 +1,1 @@
+"""Estimators on numpy arrays (scikit-learn, no Keras)."""
