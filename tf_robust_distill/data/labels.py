@@ -1,0 +1,146 @@
+"""Teacher labels: one bulk inference of a trained teacher, cached on disk.
+
+The unlabeled-distillation papers (weighted distillation §2, SLaM §2) assume the
+teacher labels every example once; the student never runs the teacher in its
+training loop. ``TeacherLabels`` holds the teacher's logits [N, C] with the
+fingerprint of the teacher's weights; temperature (softmax(f/T)) and hard labels
+(one-hot argmax) are applied when the labels are read, so one cache serves every
+temperature of a sweep.
+"""
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+
+def model_fingerprint(model):
+    """SHA-256 over a model's weights in order (values, shapes, dtypes; not layer names), as hex."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = np.asarray(weight.numpy())
+        digest.update(f"{value.shape}:{value.dtype};".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
+def softmax(logits, temperature=1.0):
+    """softmax(f / T) along the last axis, computed stably in float64, returned as float32."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    scaled = np.asarray(logits, np.float64) / temperature
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    exp = np.exp(scaled)
+    return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class TeacherLabels:
+    """A teacher's logits on a dataset, in the dataset's order.
+
+    Attributes:
+      logits: [N, C] float32 teacher logits.
+      fingerprint: ``model_fingerprint`` of the teacher that produced them.
+    """
+
+    logits: np.ndarray
+    fingerprint: str
+
+    def __post_init__(self):
+        logits = np.asarray(self.logits)
+        if logits.ndim != 2 or logits.shape[1] < 2:
+            raise ValueError(f"teacher logits must be [N, C] with C >= 2, got shape {logits.shape}")
+        if not np.all(np.isfinite(logits)):
+            bad = int(np.sum(~np.isfinite(logits).all(axis=1)))
+            raise ValueError(f"teacher logits hold non-finite values in {bad} examples")
+        object.__setattr__(self, "logits", logits.astype(np.float32, copy=False))
+
+    @property
+    def num_examples(self):
+        return self.logits.shape[0]
+
+    @property
+    def num_classes(self):
+        return self.logits.shape[1]
+
+    def probs(self, temperature=1.0):
+        """Teacher probabilities softmax(f/T) [N, C] (robust paper §6: T in {1, 3, 5})."""
+        return softmax(self.logits, temperature)
+
+    def hard(self):
+        """One-hot teacher labels [N, C] (argmax of the logits)."""
+        return np.eye(self.num_classes, dtype=np.float32)[self.logits.argmax(axis=1)]
+
+    def targets(self, temperature=1.0, hard=False):
+        """What a student reads as ``teacher_probs``: hard labels or softmax(f/T)."""
+        return self.hard() if hard else self.probs(temperature)
+
+    @classmethod
+    def from_model(cls, model, dataset, *, num_examples, cache_path=None, batch_size=256):
+        """Label `dataset` with `model` once, reusing `cache_path` when it holds this teacher's labels.
+
+        Args:
+          model: the trained teacher (any Keras model returning logits).
+          dataset: unbatched tf.data.Dataset of (x, ...) in a fixed order.
+          num_examples: the dataset's size, checked against the cache and the inference.
+          cache_path: a ``.npz`` file; read if present (and checked), else written.
+          batch_size: inference batch size.
+        """
+        fingerprint = model_fingerprint(model)
+        if cache_path is not None and os.path.exists(cache_path):
+            return cls.load(
+                cache_path,
+                fingerprint=fingerprint,
+                num_examples=num_examples,
+                num_classes=model.output_shape[-1],
+            )
+        inputs = dataset.map(lambda x, *_: x).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        logits = np.asarray(model.predict(inputs, verbose=0), np.float32)
+        if logits.shape[0] != num_examples:
+            raise ValueError(
+                f"the dataset yielded {logits.shape[0]} examples, expected num_examples={num_examples}"
+            )
+        labels = cls(logits, fingerprint)
+        if cache_path is not None:
+            labels.save(cache_path)
+        return labels
+
+    def save(self, path):
+        """Write to a ``.npz`` file atomically (a temporary file renamed into place)."""
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, suffix=".npz", delete=False) as handle:
+            np.savez(handle, logits=self.logits, fingerprint=np.array(self.fingerprint))
+        os.replace(handle.name, path)
+
+    @classmethod
+    def load(cls, path, *, fingerprint=None, num_examples=None, num_classes=None):
+        """Read a cache, checking it against what the caller expects.
+
+        Raises:
+          ValueError: the cache holds another teacher's labels, another number of
+            examples or classes, or non-finite values.
+        """
+        where = f"teacher-label cache {path}"
+        with np.load(path) as stored:
+            try:
+                labels = cls(stored["logits"], str(stored["fingerprint"]))
+            except ValueError as error:
+                raise ValueError(f"{where}: {error}") from error
+        if fingerprint is not None and labels.fingerprint != fingerprint:
+            raise ValueError(
+                f"{where} was written by a different teacher (weights fingerprint "
+                f"{labels.fingerprint[:12]}, this teacher {fingerprint[:12]}); delete it to relabel."
+            )
+        if num_examples is not None and labels.num_examples != num_examples:
+            raise ValueError(
+                f"{where} holds {labels.num_examples} examples, the dataset has {num_examples}"
+            )
+        if num_classes is not None and labels.num_classes != num_classes:
+            raise ValueError(
+                f"{where} holds {labels.num_classes} classes, the teacher has {num_classes}"
+            )
+        return labels

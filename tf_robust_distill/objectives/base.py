@@ -1,0 +1,144 @@
+"""DistillationModel: the keras.Model every objective of the package subclasses.
+
+A DistillationModel wraps a backbone (any Keras model returning logits) and owns
+the training step. Data comes as ``(x, targets)`` where ``targets`` is a dict
+(see DESIGN conventions): ``label`` (int), ``teacher_probs`` (float [C], temperature
+already applied), ``weight``, ``index``, ``alpha``, ``topk``, ``labeled``.
+
+An objective implements ``per_example_loss(targets, logits)`` and declares the keys
+it reads in ``required_targets``. The step
+
+1. checks the keys (a ``ValueError`` naming the missing key, raised while the step
+   is traced, so before any weight changes),
+2. computes the per-example loss in float32,
+3. reduces it as Σ loss / global batch size, the global batch size being summed
+   over replicas, and adds the backbone's regularization losses once per global
+   batch, so the gradient does not depend on the number of replicas (gradients
+   are summed across replicas by the optimizer),
+4. applies the gradients (with loss scaling under ``mixed_float16``), and
+5. updates the ``loss`` tracker and the compiled metrics against ``targets['label']``.
+
+The teacher never runs inside this step: students read cached teacher labels.
+"""
+
+import keras
+import tensorflow as tf
+
+PACKAGE = "tf_robust_distill"
+
+
+def global_batch_size(per_example):
+    """Number of examples in the global batch: per-replica sizes summed over replicas."""
+    local = tf.cast(tf.shape(per_example)[0], tf.float32)
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, local)
+
+
+def replica_share(value):
+    """`value` divided by the number of replicas, so that summing over replicas gives it once."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return value / tf.cast(replicas, value.dtype)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DistillationModel(keras.Model):
+    """Base class: a backbone plus an objective's per-example loss.
+
+    Subclasses set ``required_targets`` (or override the property) and implement
+    ``per_example_loss``. ``model.backbone`` is a plain Keras model to deploy
+    without this package.
+
+    Args:
+      backbone: a Keras model mapping inputs to logits.
+    """
+
+    def __init__(self, backbone, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(backbone, keras.Model):
+            raise TypeError(f"backbone must be a keras.Model returning logits, got {type(backbone)}")
+        self.backbone = backbone
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def required_targets(self):
+        """Keys of the targets dict this objective reads during training."""
+        return ("label",)
+
+    def per_example_loss(self, targets, logits):
+        """The objective's loss for each example of the batch, shape [batch]."""
+        raise NotImplementedError(f"{type(self).__name__} must implement per_example_loss")
+
+    def call(self, inputs, training=False):
+        return self.backbone(inputs, training=training)
+
+    @property
+    def metrics(self):
+        compiled = [m for m in super().metrics if m is not self.loss_tracker and m.name != "loss"]
+        return [self.loss_tracker, *compiled]
+
+    def check_targets(self, targets, keys):
+        """Raise a ValueError naming the first key of `keys` that `targets` lacks.
+
+        Also refuses a compiled `loss`: the objective is the model's own.
+        """
+        if self.loss is not None:
+            raise ValueError(
+                f"{type(self).__name__} computes its own objective; compile it without `loss` "
+                "(optimizer, metrics, jit_compile, ... are fine)."
+            )
+        if not isinstance(targets, dict):
+            raise ValueError(
+                f"{type(self).__name__} expects (x, targets) with targets a dict holding "
+                f"{list(keys)}; got targets of type {type(targets).__name__}."
+            )
+        for key in keys:
+            if key not in targets:
+                raise ValueError(
+                    f"{type(self).__name__} needs the target key '{key}', but the dataset's "
+                    f"targets only have {sorted(targets)}. Required: {list(keys)}."
+                )
+
+    def regularization_loss(self):
+        """The backbone's (and this model's) added losses, e.g. L2 weight decay."""
+        if not self.losses:
+            return tf.constant(0.0)
+        return tf.add_n([tf.cast(term, tf.float32) for term in self.losses])
+
+    def train_step(self, data):
+        x, targets = data[0], data[1]
+        self.check_targets(targets, self.required_targets)
+        with tf.GradientTape() as tape:
+            logits = tf.cast(self(x, training=True), tf.float32)
+            per_example = self.per_example_loss(targets, logits)
+            total = tf.reduce_sum(per_example) / global_batch_size(per_example)
+            total += replica_share(self.regularization_loss())
+            scaled = self.optimizer.scale_loss(total)
+        gradients = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return self.update_metrics(x, targets, logits, per_example)
+
+    def test_step(self, data):
+        x, targets = data[0], data[1]
+        self.check_targets(targets, ("label",))
+        logits = tf.cast(self(x, training=False), tf.float32)
+        has_objective_targets = all(key in targets for key in self.required_targets)
+        per_example = self.per_example_loss(targets, logits) if has_objective_targets else None
+        return self.update_metrics(x, targets, logits, per_example)
+
+    def update_metrics(self, x, targets, logits, per_example):
+        """Track the loss (objective + regularization) and the compiled metrics."""
+        if per_example is not None:
+            self.loss_tracker.update_state(per_example + self.regularization_loss())
+        if "label" in targets:
+            return self.compute_metrics(x, targets["label"], logits)
+        return self.get_metrics_result()
+
+    def get_config(self):
+        config = super().get_config()
+        config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)

@@ -1,0 +1,78 @@
+"""The standard objective and Hinton's knowledge distillation.
+
+Robust distillation paper (Wang et al.), eq. (1) and (5): the teacher minimizes
+L^std, the softmax cross-entropy against one-hot labels; a student minimizes
+L^std-d, the same loss against the teacher's probabilities p^t(x). KDModel is
+Hinton et al.'s mix of both, used by the SoTeacher paper (α = 0.5, T = 4, App. D.2).
+"""
+
+import keras
+import tensorflow as tf
+
+from tf_robust_distill import losses
+from tf_robust_distill.objectives.base import PACKAGE, DistillationModel
+from tf_robust_distill.objectives.targets import probability_targets
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class StandardModel(DistillationModel):
+    """L^std (teacher, ``distill=False``) or L^std-d (student, ``distill=True``).
+
+    Args:
+      backbone: a Keras model returning logits.
+      distill: False trains against ``targets['label']`` (one-hot); True against
+        ``targets['teacher_probs']``.
+    """
+
+    def __init__(self, backbone, distill=False, **kwargs):
+        super().__init__(backbone, **kwargs)
+        self.distill = bool(distill)
+
+    @property
+    def required_targets(self):
+        return ("teacher_probs",) if self.distill else ("label",)
+
+    def per_example_loss(self, targets, logits):
+        return losses.softmax_cross_entropy(
+            probability_targets(targets, self.distill, logits.shape[-1]), logits
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "distill": self.distill}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class KDModel(DistillationModel):
+    """Hinton et al. (2015): α·xent(y, f) + (1 − α)·T²·KL(p^t_T ‖ softmax(f/T)).
+
+    ``targets['teacher_probs']`` must hold the teacher's probabilities at the same
+    temperature T (``TeacherLabels.probs(temperature=T)``).
+
+    Args:
+      backbone: a Keras model returning logits.
+      alpha: weight of the true-label term, in [0, 1] (SoTeacher: 0.5).
+      temperature: T > 0 (SoTeacher: 4).
+    """
+
+    required_targets = ("label", "teacher_probs")
+
+    def __init__(self, backbone, alpha=0.5, temperature=4.0, **kwargs):
+        super().__init__(backbone, **kwargs)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.alpha = float(alpha)
+        self.temperature = float(temperature)
+
+    def per_example_loss(self, targets, logits):
+        return losses.kd_loss(
+            tf.cast(targets["label"], tf.int32),
+            targets["teacher_probs"],
+            logits,
+            alpha=self.alpha,
+            temperature=self.temperature,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "temperature": self.temperature}
