@@ -62,7 +62,10 @@ def test_step_reduces_as_mean_over_batch_plus_regularization():
             tf.nn.sparse_softmax_cross_entropy_with_logits(targets["label"], logits)
         ) + tf.add_n(backbone.losses)
     grads = tape.gradient(loss, backbone.trainable_variables)
-    expected = [v.numpy() - 0.5 * g.numpy() for v, g in zip(backbone.trainable_variables, grads)]
+    expected = [
+        v.numpy() - 0.5 * g.numpy()
+        for v, g in zip(backbone.trainable_variables, grads, strict=True)
+    ]
     model.fit(tf.data.Dataset.from_tensors((x, targets)), epochs=1, verbose=0)
     for a, b in zip(model.backbone.trainable_variables, expected, strict=True):
         np.testing.assert_allclose(a.numpy(), b, atol=1e-6)

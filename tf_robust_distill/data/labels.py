@@ -80,7 +80,7 @@ class TeacherLabels:
 
     @classmethod
     def from_model(cls, model, dataset, *, num_examples, cache_path=None, batch_size=256):
-        """Label `dataset` with `model` once, reusing `cache_path` when it holds this teacher's labels.
+        """Label `dataset` with `model` once; reuse `cache_path` if it holds this teacher's labels.
 
         Args:
           model: the trained teacher (any Keras model returning logits).
@@ -101,7 +101,8 @@ class TeacherLabels:
         logits = np.asarray(model.predict(inputs, verbose=0), np.float32)
         if logits.shape[0] != num_examples:
             raise ValueError(
-                f"the dataset yielded {logits.shape[0]} examples, expected num_examples={num_examples}"
+                f"the dataset yielded {logits.shape[0]} examples, "
+                f"expected num_examples={num_examples}"
             )
         labels = cls(logits, fingerprint)
         if cache_path is not None:
@@ -133,7 +134,8 @@ class TeacherLabels:
         if fingerprint is not None and labels.fingerprint != fingerprint:
             raise ValueError(
                 f"{where} was written by a different teacher (weights fingerprint "
-                f"{labels.fingerprint[:12]}, this teacher {fingerprint[:12]}); delete it to relabel."
+                f"{labels.fingerprint[:12]}, this teacher {fingerprint[:12]}); "
+                "delete it to relabel."
             )
         if num_examples is not None and labels.num_examples != num_examples:
             raise ValueError(

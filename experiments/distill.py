@@ -1,0 +1,31 @@
+r"""The main job: teacher -> cached teacher labels -> student -> results.json.
+
+  python -m experiments.distill --config=configs/distill.py:demo --workdir=runs/demo
+  python -m experiments.distill --config=configs/distill.py --workdir=runs/mine \
+      --config.dataset.name=npz:/path/data.npz --config.teacher.net=mlp --config.student.net=mlp
+
+Writes WORKDIR/results.json, results.md, per_class_recall.png, TensorBoard logs,
+teacher.keras, student.keras and the teacher-label cache.
+"""
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from tf_robust_distill import pipeline
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Path to a config file (configs/distill.py[:variant]).", lock_config=True
+)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results, models and logs.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    _, table = pipeline.run(_CONFIG.value, _WORKDIR.value)
+    print(table)
+
+
+if __name__ == "__main__":
+    app.run(main)

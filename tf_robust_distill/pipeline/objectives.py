@@ -1,0 +1,43 @@
+"""Objective names of the main job (configs' ``teacher.objective`` / ``student.objective``).
+
+Each builder takes (backbone, role config, context) and returns a DistillationModel;
+the context carries what objectives estimate from data (e.g. class frequencies).
+"""
+
+from tf_robust_distill.objectives import KDModel, StandardModel
+
+NO_STUDENT = "none"
+
+TEACHER_OBJECTIVES = {
+    "std": lambda backbone, config, context: StandardModel(backbone),
+}
+
+STUDENT_OBJECTIVES = {
+    "std": lambda backbone, config, context: StandardModel(backbone, distill=True),
+    "kd": lambda backbone, config, context: KDModel(
+        backbone, alpha=config.kd_alpha, temperature=config.temperature
+    ),
+}
+
+
+def lookup(role, name):
+    """The builder of objective `name` for `role` ('teacher' or 'student')."""
+    table = TEACHER_OBJECTIVES if role == "teacher" else STUDENT_OBJECTIVES
+    if name not in table:
+        extra = [NO_STUDENT] if role == "student" else []
+        raise ValueError(
+            f"unknown {role} objective {name!r}; choose one of {', '.join([*table, *extra])}"
+        )
+    return table[name]
+
+
+def build(role, name, backbone, config, context):
+    """The DistillationModel for objective `name` of `role`."""
+    return lookup(role, name)(backbone, config, context)
+
+
+def check_names(config):
+    """Fail before any work when a config names an objective that does not exist."""
+    lookup("teacher", config.teacher.objective)
+    if config.student.objective != NO_STUDENT:
+        lookup("student", config.student.objective)

@@ -1,0 +1,102 @@
+"""Results on disk: results.json, a markdown table, plots.
+
+Every number a run reports is written here by code, from the dict that
+`tf_robust_distill.pipeline` returns.
+"""
+
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+TABLE_METRICS = (
+    ("accuracy", "acc"),
+    ("balanced_accuracy", "bal. acc"),
+    ("worst1_accuracy", "worst-1"),
+    ("worstk_accuracy", "worst-k"),
+    ("ece", "ECE"),
+    ("nll", "NLL"),
+)
+
+
+def write_json(obj, path):
+    """Write `obj` as indented JSON atomically (temporary file renamed into place)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    partial = f"{path}.partial"
+    with open(partial, "w") as handle:
+        json.dump(obj, handle, indent=2, sort_keys=True, default=_jsonable)
+        handle.write("\n")
+    os.replace(partial, path)
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def markdown_table(results):
+    """One row per model and split: accuracy, balanced, worst-1, worst-k, ECE, NLL."""
+    header = "| model | split | " + " | ".join(label for _, label in TABLE_METRICS) + " |"
+    lines = [header, "|" + "---|" * (len(TABLE_METRICS) + 2)]
+    for role in ("teacher", "student"):
+        for split in ("val", "test"):
+            row = results.get(role, {}).get(split)
+            if row is None:
+                continue
+            cells = " | ".join(f"{row[key]:.4f}" for key, _ in TABLE_METRICS)
+            lines.append(f"| {role} | {split} | {cells} |")
+    if "agreement" in results:
+        agreement = results["agreement"]
+        lines.append("")
+        lines.append(
+            "teacher-student top-1 agreement: "
+            + ", ".join(f"{split} {agreement[split]:.4f}" for split in ("val", "test"))
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_per_class_recall(results, path, split="test", class_names=None):
+    """Grouped bars of per-class recall, teacher beside student, on `split`."""
+    roles = [role for role in ("teacher", "student") if split in results.get(role, {})]
+    recalls = [np.asarray(results[role][split]["per_class_recall"]) for role in roles]
+    num_classes = len(recalls[0])
+    positions = np.arange(num_classes)
+    width = 0.8 / len(roles)
+    figure, axis = plt.subplots(figsize=(max(6.0, 0.45 * num_classes), 3.6))
+    for offset, (role, recall) in enumerate(zip(roles, recalls, strict=True)):
+        worst = np.nanmin(recall)
+        axis.bar(
+            positions + (offset - (len(roles) - 1) / 2) * width,
+            recall,
+            width,
+            label=f"{role} (worst {worst:.2f}, mean {np.nanmean(recall):.2f})",
+        )
+    axis.set_xticks(positions)
+    axis.set_xticklabels(class_names or [str(c) for c in range(num_classes)], rotation=45)
+    axis.set_ylim(0, 1.05)
+    axis.set_ylabel(f"recall ({split})")
+    axis.set_xlabel("class")
+    axis.legend(loc="lower left", fontsize=8)
+    axis.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_run(results, workdir, class_names=None):
+    """results.json, results.md and per_class_recall.png in `workdir`; returns the table."""
+    write_json(results, os.path.join(workdir, "results.json"))
+    table = markdown_table(results)
+    with open(os.path.join(workdir, "results.md"), "w") as handle:
+        handle.write(table)
+    plot_per_class_recall(
+        results, os.path.join(workdir, "per_class_recall.png"), "test", class_names
+    )
+    return table
