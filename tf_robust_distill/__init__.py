@@ -1,6 +1,22 @@
-"""tf_robust_distill: distillation when the teacher cannot be trusted blindly."""
+"""tf_robust_distill: distillation when the teacher cannot be trusted blindly.
 
-from tf_robust_distill import data, estimators, losses, metrics, nets
+Public names follow DESIGN's contract: ``trd.data``, ``trd.nets``, ``trd.losses``,
+``trd.metrics``, ``trd.estimators`` and the objectives (keras.Model subclasses).
+The teacher -> student job lives in ``tf_robust_distill.pipeline``.
+"""
 
-__all__ = ["data", "estimators", "losses", "metrics", "nets"]
+from tf_robust_distill import data, distribute, estimators, losses, metrics, nets
+from tf_robust_distill.objectives import DistillationModel, KDModel, StandardModel
+
+__all__ = [
+    "DistillationModel",
+    "KDModel",
+    "StandardModel",
+    "data",
+    "distribute",
+    "estimators",
+    "losses",
+    "metrics",
+    "nets",
+]
 __version__ = "0.1.0"
