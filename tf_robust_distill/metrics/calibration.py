@@ -1,0 +1,45 @@
+"""Calibration and likelihood metrics on whole numpy arrays.
+
+``labels`` are integer class ids of shape [N]; ``probs`` are probabilities of shape [N, C]
+(rows summing to one: pass softmax(logits), not logits).
+"""
+
+import numpy as np
+
+from tf_robust_distill.metrics import formulas, validation
+
+# Floor on the probability of the label before the log, equal to Keras' default epsilon so
+# that ``nll`` agrees with keras.metrics.SparseCategoricalCrossentropy on probabilities.
+_PROBABILITY_FLOOR = 1e-7
+
+
+def expected_calibration_error(labels, probs, num_bins=15):
+    """Expected calibration error of the top-1 prediction over equal-width confidence bins.
+
+    Guo et al., "On Calibration of Modern Neural Networks", ICML 2017, sec. 2:
+    ECE = sum_b |B_b| / n * |acc(B_b) - conf(B_b)|, where B_b holds the examples whose
+    confidence max_c probs[i, c] lies in (b / num_bins, (b + 1) / num_bins].
+    """
+    num_bins = validation.check_num_bins(num_bins)
+    probs = validation.as_probabilities(probs)
+    labels = validation.as_labels(labels, probs.shape[1])
+    validation.check_same_length(labels=labels, probs=probs)
+    confidence = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
+    stats = formulas.calibration_bin_stats(
+        confidence, correct, np.ones_like(confidence), num_bins, xp=np
+    )
+    return float(formulas.ece_from_bin_stats(*stats, xp=np))
+
+
+def nll(labels, probs):
+    """Mean negative log-likelihood of the labels, -mean_i log probs[i, labels[i]].
+
+    The probability of the label is clipped from below at 1e-7, so a confidently wrong
+    prediction costs at most -log(1e-7) ~ 16.1 instead of infinity.
+    """
+    probs = validation.as_probabilities(probs)
+    labels = validation.as_labels(labels, probs.shape[1])
+    validation.check_same_length(labels=labels, probs=probs)
+    label_probs = probs[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.maximum(label_probs, _PROBABILITY_FLOOR))))
