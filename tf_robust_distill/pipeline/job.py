@@ -43,15 +43,15 @@ def fit(role, config, splits, strategy, workdir, context, arrays=None):
         )
         model = objectives.build(role, role_config.objective, backbone, role_config, context)
         model.compile(optimizer=make_optimizer(train, steps), metrics=["accuracy"])
-    batches = data.train_batches(
+    batches = data.training_pipeline(
         splits.train,
         train.batch_size,
         seed=config.seed,
-        augment=config.dataset.augment,
-        arrays=arrays,
+        per_example=arrays,
+        augmentation=config.dataset.augment,
         drop_remainder=train.drop_remainder,
     )
-    validation = data.eval_batches(splits.val, config.eval.batch_size)
+    validation = data.evaluation_pipeline(splits.val, config.eval.batch_size)
     model.fit(
         batches,
         validation_data=validation,
@@ -88,7 +88,7 @@ def load_or_fit_teacher(config, splits, strategy, workdir, context):
 
 def predict_probs(model, dataset, batch_size):
     """softmax of the model's logits on an unbatched (x, label) dataset, in order."""
-    logits = model.predict(data.eval_batches(dataset, batch_size), verbose=0)
+    logits = model.predict(data.evaluation_pipeline(dataset, batch_size), verbose=0)
     return keras.ops.convert_to_numpy(keras.ops.softmax(np.asarray(logits, np.float32)))
 
 

@@ -1,0 +1,77 @@
+"""Temperature scaling: one scalar T fitted by held-out negative log-likelihood.
+
+Guo, Pleiss, Sun, Weinberger. On Calibration of Modern Neural Networks. ICML 2017, Sec. 4.2;
+used in Table 3 of "SoTeacher: Toward Student-Oriented Teacher Network Training for Knowledge
+Distillation" to report ECE and NLL after temperature scaling, T located on a held-out set.
+"""
+
+import math
+
+import numpy as np
+from scipy import optimize, special
+
+from tf_robust_distill.estimators import checks
+
+
+def _check_logits(logits):
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim != 2 or logits.shape[0] < 1 or logits.shape[1] < 2:
+        raise ValueError(
+            "logits must be a [num_examples, num_classes] array with at least one example and "
+            f"at least 2 classes, got shape {logits.shape}."
+        )
+    if not np.all(np.isfinite(logits)):
+        raise ValueError("logits must be finite (no NaN or infinity).")
+    return logits
+
+
+def _check_temperature(temperature):
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}.")
+
+
+def apply_temperature(logits, temperature):
+    """softmax(logits / T) row-wise [N, C] -> [N, C] (max-subtracted, so it cannot overflow)."""
+    _check_temperature(temperature)
+    return special.softmax(_check_logits(logits) / temperature, axis=1)
+
+
+def _mean_nll(logits, labels, temperature):
+    log_probs = special.log_softmax(logits / temperature, axis=1)
+    return float(-np.take_along_axis(log_probs, labels[:, None], axis=1).mean())
+
+
+def temperature_nll(logits, labels, temperature):
+    """Mean negative log-likelihood -log softmax(logits / T)[y] over the examples."""
+    _check_temperature(temperature)
+    logits = _check_logits(logits)
+    labels = checks.check_labels(labels, logits.shape[0], logits.shape[1], "labels")
+    return _mean_nll(logits, labels, temperature)
+
+
+def fit_temperature(logits, labels, bounds=(0.05, 20.0)):
+    """The T in [bounds] minimizing `temperature_nll` on a held-out set (Guo et al. 2017).
+
+    Bounded scalar minimization over log T (scipy.optimize.minimize_scalar, method='bounded').
+    The NLL is convex in 1/T, hence unimodal in log T, so the bounded search finds its minimum.
+
+    Args:
+      logits: [N, C] held-out logits.
+      labels: [N] integer true labels.
+      bounds: (low, high) with 0 < low < high, the allowed range of T.
+
+    Returns:
+      The fitted temperature as a Python float.
+    """
+    logits = _check_logits(logits)
+    labels = checks.check_labels(labels, logits.shape[0], logits.shape[1], "labels")
+    low, high = bounds
+    if not (0 < low < high and math.isfinite(high)):
+        raise ValueError(f"bounds must be (low, high) with 0 < low < high < inf, got {bounds!r}.")
+    result = optimize.minimize_scalar(
+        lambda log_t: _mean_nll(logits, labels, math.exp(log_t)),
+        bounds=(math.log(low), math.log(high)),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
+    return math.exp(result.x)
