@@ -63,7 +63,11 @@ def markdown_table(results):
 
 
 def plot_per_class_recall(results, path, split="test", class_names=None):
-    """Grouped bars of per-class recall, teacher beside student, on `split`."""
+    """Grouped bars of per-class recall, teacher beside student, on `split`.
+
+    Tick labels carry each class's training count when `results["dataset"]` has them,
+    so a long tail shows next to the recall it costs.
+    """
     roles = [role for role in ("teacher", "student") if split in results.get(role, {})]
     recalls = [np.asarray(results[role][split]["per_class_recall"]) for role in roles]
     num_classes = len(recalls[0])
@@ -78,11 +82,15 @@ def plot_per_class_recall(results, path, split="test", class_names=None):
             width,
             label=f"{role} (worst {worst:.2f}, mean {np.nanmean(recall):.2f})",
         )
+    names = class_names or [str(c) for c in range(num_classes)]
+    counts = results.get("dataset", {}).get("train_class_counts")
+    if counts is not None:
+        names = [f"{name}\nn={int(count)}" for name, count in zip(names, counts, strict=True)]
     axis.set_xticks(positions)
-    axis.set_xticklabels(class_names or [str(c) for c in range(num_classes)], rotation=45)
+    axis.set_xticklabels(names, fontsize=8)
     axis.set_ylim(0, 1.05)
     axis.set_ylabel(f"recall ({split})")
-    axis.set_xlabel("class")
+    axis.set_xlabel("class (training examples)" if counts is not None else "class")
     axis.legend(loc="lower left", fontsize=8)
     axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()

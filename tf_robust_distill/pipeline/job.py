@@ -25,9 +25,10 @@ def fit(role, config, splits, strategy, workdir, context, arrays=None):
     """Build the `role` model from `config[role]` and fit it on `splits.train`.
 
     Args:
-      arrays: per-example numpy arrays added to the training targets (e.g.
-        ``teacher_probs``), aligned with ``splits.train`` by position.
+      arrays: {"train": {...}, "val": {...}}: per-example numpy arrays added to the
+        targets of that split (e.g. ``teacher_probs``), aligned with it by position.
     """
+    arrays = arrays or {}
     role_config = config[role]
     train = config.train
     num_train = len(splits.train_labels)
@@ -47,11 +48,13 @@ def fit(role, config, splits, strategy, workdir, context, arrays=None):
         splits.train,
         train.batch_size,
         seed=config.seed,
-        per_example=arrays,
+        per_example=arrays.get("train"),
         augmentation=config.dataset.augment,
         drop_remainder=train.drop_remainder,
     )
-    validation = data.evaluation_pipeline(splits.val, config.eval.batch_size)
+    validation = data.evaluation_pipeline(
+        splits.val, config.eval.batch_size, per_example=arrays.get("val")
+    )
     model.fit(
         batches,
         validation_data=validation,
@@ -84,6 +87,17 @@ def load_or_fit_teacher(config, splits, strategy, workdir, context):
     teacher.save(model_path)
     reporting.write_json(wanted, config_path)
     return teacher
+
+
+def label(teacher, splits, split, workdir, config):
+    """The teacher's labels on `split`, from one bulk inference cached in the workdir."""
+    return TeacherLabels.from_model(
+        teacher.backbone,
+        getattr(splits, split),
+        num_examples=len(getattr(splits, f"{split}_labels")),
+        cache_path=os.path.join(workdir, "teacher_labels", f"{split}.npz"),
+        batch_size=config.eval.batch_size,
+    )
 
 
 def predict_probs(model, dataset, batch_size):
@@ -135,15 +149,13 @@ def run(config, workdir):
     results["teacher"], teacher_probs = evaluate(teacher, splits, config)
 
     if config.student.objective != objectives.NO_STUDENT:
-        labels = TeacherLabels.from_model(
-            teacher.backbone,
-            splits.train,
-            num_examples=len(splits.train_labels),
-            cache_path=os.path.join(workdir, "teacher_labels", "train.npz"),
-            batch_size=config.eval.batch_size,
-        )
         arrays = {
-            "teacher_probs": labels.targets(config.student.temperature, config.student.hard_labels)
+            split: {
+                "teacher_probs": label(teacher, splits, split, workdir, config).targets(
+                    config.student.temperature, config.student.hard_labels
+                )
+            }
+            for split in ("train", "val")
         }
         student = fit("student", config, splits, strategy, workdir, context, arrays)
         results["student"], student_probs = evaluate(student, splits, config)
