@@ -25,7 +25,9 @@ def softmax_cross_entropy(targets, logits):
       targets: [batch, C] probabilities (one-hot labels or teacher probabilities).
       logits: [batch, C] scores.
     """
-    return tf.nn.softmax_cross_entropy_with_logits(labels=_float32(targets), logits=_float32(logits))
+    return tf.nn.softmax_cross_entropy_with_logits(
+        labels=_float32(targets), logits=_float32(logits)
+    )
 
 
 def kd_loss(labels, teacher_probs, logits, *, alpha, temperature):

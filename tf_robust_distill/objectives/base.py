@@ -54,7 +54,9 @@ class DistillationModel(keras.Model):
     def __init__(self, backbone, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(backbone, keras.Model):
-            raise TypeError(f"backbone must be a keras.Model returning logits, got {type(backbone)}")
+            raise TypeError(
+                f"backbone must be a keras.Model returning logits, got {type(backbone)}"
+            )
         self.backbone = backbone
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
