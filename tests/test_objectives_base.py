@@ -163,3 +163,4 @@ def test_evaluation_without_teacher_targets_reports_metrics_only():
     result = student.evaluate(dataset, verbose=0, return_dict=True)
     predictions = student.predict(x, verbose=0).argmax(axis=1)
     np.testing.assert_allclose(result["accuracy"], np.mean(predictions == targets["label"]))
+    assert "loss" not in result

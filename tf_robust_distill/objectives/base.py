@@ -16,7 +16,9 @@ it reads in ``required_targets``. The step
    batch, so the gradient does not depend on the number of replicas (gradients
    are summed across replicas by the optimizer),
 4. applies the gradients (with loss scaling under ``mixed_float16``), and
-5. updates the ``loss`` tracker and the compiled metrics against ``targets['label']``.
+5. updates the ``loss`` tracker and the compiled metrics against ``targets['label']``
+   (always required: the true label, or for an unlabeled example whatever label
+   the metrics should compare with, e.g. the teacher's top-1).
 
 The teacher never runs inside this step: students read cached teacher labels.
 """
@@ -107,7 +109,7 @@ class DistillationModel(keras.Model):
 
     def train_step(self, data):
         x, targets = data[0], data[1]
-        self.check_targets(targets, self.required_targets)
+        self.check_targets(targets, dict.fromkeys(("label", *self.required_targets)))
         with tf.GradientTape() as tape:
             logits = tf.cast(self(x, training=True), tf.float32)
             per_example = self.per_example_loss(targets, logits)
@@ -127,12 +129,17 @@ class DistillationModel(keras.Model):
         return self.update_metrics(x, targets, logits, per_example)
 
     def update_metrics(self, x, targets, logits, per_example):
-        """Track the loss (objective + regularization) and the compiled metrics."""
+        """Track the loss (objective + regularization) and the compiled metrics.
+
+        Without the objective's targets (e.g. a student evaluated on a test set that
+        carries only labels) no loss is reported rather than a meaningless 0.
+        """
         if per_example is not None:
             self.loss_tracker.update_state(per_example + self.regularization_loss())
-        if "label" in targets:
-            return self.compute_metrics(x, targets["label"], logits)
-        return self.get_metrics_result()
+        results = self.compute_metrics(x, targets["label"], logits)
+        if per_example is None:
+            results.pop(self.loss_tracker.name)
+        return results
 
     def get_config(self):
         config = super().get_config()
