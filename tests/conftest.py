@@ -13,7 +13,12 @@ tf.config.set_logical_device_configuration(
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def two_cpu_strategy():
-    """MirroredStrategy over the two logical CPU devices."""
+    """MirroredStrategy over the two logical CPU devices.
+
+    One instance for the whole session: strategies created side by side in one process
+    hand out overlapping collective instance keys, and a collective of one (e.g. an
+    all-gather) then meets another's (an all-reduce) under the same key.
+    """
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

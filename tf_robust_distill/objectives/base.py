@@ -112,13 +112,22 @@ class DistillationModel(keras.Model):
         self.check_targets(targets, dict.fromkeys(("label", *self.required_targets)))
         with tf.GradientTape() as tape:
             logits = tf.cast(self(x, training=True), tf.float32)
-            per_example = self.per_example_loss(targets, logits)
+            per_example = self.training_loss(targets, logits)
             total = tf.reduce_sum(per_example) / global_batch_size(per_example)
             total += replica_share(self.regularization_loss())
             scaled = self.optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
+        self.after_update(targets, logits)
         return self.update_metrics(x, targets, logits, per_example)
+
+    def training_loss(self, targets, logits):
+        """Per-example loss of a training step; terms that only exist in training
+        (e.g. SoTeacher's consistency term) are added by overriding this."""
+        return self.per_example_loss(targets, logits)
+
+    def after_update(self, targets, logits):
+        """In-graph state updates after the gradient step (e.g. running means); none here."""
 
     def test_step(self, data):
         x, targets = data[0], data[1]
