@@ -19,7 +19,8 @@ Bring your own data:
   python -m experiments.distill --config=configs/distill.py --workdir=runs/mine \
       --config.dataset.name=npz:/path/data.npz --config.teacher.net=mlp --config.student.net=mlp
 
-Objectives: teacher.objective in {std}; student.objective in {std, kd, none}
+Objectives: teacher.objective in {std, soteacher, soteacher_no_lr, soteacher_no_cr};
+student.objective in {std, kd, none}
 (`none` trains no student). Later objectives register their names in
 tf_robust_distill.pipeline.objectives.
 """
@@ -45,6 +46,12 @@ def get_config(arg="demo"):
     config.teacher.net = "mlp"
     config.teacher.objective = "std"
     config.teacher.weight_decay = 1e-4
+    # SoTeacher (teacher.objective = soteacher | soteacher_no_lr | soteacher_no_cr), App. D.1.
+    config.teacher.lipschitz_weight = 1e-5
+    config.teacher.consistency_weight_max = 1.0
+    config.teacher.consistency_schedule = "linear"
+    config.teacher.consistency_rampup_epochs = config_dict.placeholder(int)
+    config.teacher.buffer_dtype = "float32"
 
     config.student = ml_collections.ConfigDict()
     config.student.net = "mlp"

@@ -6,12 +6,20 @@ The teacher -> student job lives in ``tf_robust_distill.pipeline``.
 """
 
 from tf_robust_distill import data, distribute, estimators, losses, metrics, nets
-from tf_robust_distill.objectives import DistillationModel, KDModel, StandardModel
+from tf_robust_distill.objectives import (
+    DistillationModel,
+    KDModel,
+    SoTeacherModel,
+    StandardModel,
+    lipschitz_upper_bound,
+)
 
 __all__ = [
     "DistillationModel",
     "KDModel",
+    "SoTeacherModel",
     "StandardModel",
+    "lipschitz_upper_bound",
     "data",
     "distribute",
     "estimators",

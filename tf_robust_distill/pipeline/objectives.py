@@ -4,12 +4,33 @@ Each builder takes (backbone, role config, context) and returns a DistillationMo
 the context carries what objectives estimate from data (e.g. class frequencies).
 """
 
-from tf_robust_distill.objectives import KDModel, StandardModel
+from tf_robust_distill.objectives import KDModel, SoTeacherModel, StandardModel
 
 NO_STUDENT = "none"
 
+
+def _soteacher(lipschitz=True, consistency=True):
+    """SoTeacher (§4) and its no-LR / no-CR ablations: the same model with one weight 0."""
+
+    def build(backbone, config, context):
+        return SoTeacherModel(
+            backbone,
+            config.lipschitz_weight if lipschitz else 0.0,
+            config.consistency_weight_max if consistency else 0.0,
+            config.consistency_schedule,
+            num_train_examples=len(context["train_labels"]),
+            rampup_epochs=config.consistency_rampup_epochs,
+            buffer_dtype=config.buffer_dtype,
+        )
+
+    return build
+
+
 TEACHER_OBJECTIVES = {
     "std": lambda backbone, config, context: StandardModel(backbone),
+    "soteacher": _soteacher(),
+    "soteacher_no_lr": _soteacher(lipschitz=False),
+    "soteacher_no_cr": _soteacher(consistency=False),
 }
 
 STUDENT_OBJECTIVES = {
