@@ -60,6 +60,7 @@ def get_config(arg="demo"):
     config.student.hard_labels = False
     config.student.kd_alpha = 0.5
     config.student.weight_decay = 1e-4
+    config.student.seed = config_dict.placeholder(int)  # None: config.seed
 
     config.train = ml_collections.ConfigDict()
     config.train.epochs = 30

@@ -15,6 +15,7 @@ import tempfile
 
 import numpy as np
 import tensorflow as tf
+from scipy import special
 
 
 def model_fingerprint(model):
@@ -28,13 +29,10 @@ def model_fingerprint(model):
 
 
 def softmax(logits, temperature=1.0):
-    """softmax(f / T) along the last axis, computed stably in float64, returned as float32."""
+    """softmax(f / T) along the last axis (float32)."""
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    scaled = np.asarray(logits, np.float64) / temperature
-    scaled -= scaled.max(axis=-1, keepdims=True)
-    exp = np.exp(scaled)
-    return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return special.softmax(np.asarray(logits, np.float64) / temperature, axis=-1).astype(np.float32)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """The main job: data -> teacher -> teacher labels (once) -> student -> evaluation.
 
-Used by `experiments/distill.py`, the other experiment scripts and the notebooks.
-Every model, optimizer and metric is built inside the configured strategy's scope.
+Used by `experiments/distill.py`, the experiment grids and the notebooks. The pieces
+(`prepare`, `teacher_for`, `student_for`, `evaluate`) let a grid train a teacher once
+and distil many students from its cached labels. Every model, optimizer and metric
+is built inside the configured strategy's scope.
 """
 
+import dataclasses
 import json
 import os
 import time
@@ -11,31 +14,71 @@ import time
 import keras
 import numpy as np
 
-from tf_robust_distill import data, metrics, nets, reporting
+from tf_robust_distill import data, estimators, metrics, nets, reporting
 from tf_robust_distill.data.labels import TeacherLabels
 from tf_robust_distill.distribute import get_strategy
 from tf_robust_distill.optim import make_optimizer
 from tf_robust_distill.pipeline import objectives
 from tf_robust_distill.pipeline.evaluation import classification_report
 
-TEACHER_KEYS = ("seed", "dataset", "teacher", "train")
+TEACHER_SECTIONS = ("dataset", "teacher", "train")
+LABELED_SPLITS = ("train", "val")
 
 
-def fit(role, config, splits, strategy, workdir, context, arrays=None):
-    """Build the `role` model from `config[role]` and fit it on `splits.train`.
+@dataclasses.dataclass
+class Context:
+    """What a job shares between its teacher, its students and their objectives.
+
+    Attributes:
+      splits: the data (`trd.data.Splits`).
+      strategy: the tf.distribute strategy every model is built under.
+      teacher_logits: {"train": [N, C], "val": [n, C]} once a teacher has labeled them.
+    """
+
+    splits: data.Splits
+    strategy: object
+    teacher_logits: dict = dataclasses.field(default_factory=dict)
+
+    def teacher_probs(self, split, temperature=1.0, hard=False):
+        """The teacher's labels on `split` as a student reads them."""
+        return TeacherLabels(self.teacher_logits[split], "").targets(temperature, hard)
+
+
+def prepare(config):
+    """Check the config, pick the strategy, seed, load the data. Nothing is written."""
+    objectives.check_names(config)
+    strategy = get_strategy(config.strategy, config.tpu)
+    keras.utils.set_random_seed(config.seed)
+    splits = data.load(
+        config.dataset.name,
+        seed=config.seed,
+        imbalance_ratio=config.dataset.imbalance_ratio,
+        data_dir=config.dataset.data_dir,
+    )
+    return Context(splits, strategy)
+
+
+def student_seed(config):
+    """Seed of a student's initialization and data order (repeats with a fixed teacher)."""
+    return config.seed if config.student.seed is None else config.student.seed
+
+
+def fit(role, config, context, workdir, arrays=None, seed=None):
+    """Build the `role` model from `config[role]` and fit it on the training split.
 
     Args:
       arrays: {"train": {...}, "val": {...}}: per-example numpy arrays added to the
         targets of that split (e.g. ``teacher_probs``), aligned with it by position.
+      seed: seed of the data order and augmentation (default ``config.seed``).
     """
     arrays = arrays or {}
-    role_config = config[role]
-    train = config.train
+    splits, role_config, train = context.splits, config[role], config.train
     num_train = len(splits.train_labels)
-    steps = (
-        num_train // train.batch_size if train.drop_remainder else -(-num_train // train.batch_size)
-    )
-    with strategy.scope():
+    if train.drop_remainder:
+        steps = num_train // train.batch_size
+    else:
+        steps = -(-num_train // train.batch_size)
+    with context.strategy.scope():
         backbone = nets.get(
             role_config.net,
             splits.num_classes,
@@ -47,7 +90,7 @@ def fit(role, config, splits, strategy, workdir, context, arrays=None):
     batches = data.training_pipeline(
         splits.train,
         train.batch_size,
-        seed=config.seed,
+        seed=config.seed if seed is None else seed,
         per_example=arrays.get("train"),
         augmentation=config.dataset.augment,
         drop_remainder=train.drop_remainder,
@@ -67,103 +110,118 @@ def fit(role, config, splits, strategy, workdir, context, arrays=None):
 
 def teacher_config(config):
     """The part of the config that determines the teacher (used to reuse a trained one)."""
-    return {
-        key: config[key].to_dict() if hasattr(config[key], "to_dict") else config[key]
-        for key in TEACHER_KEYS
-    }
+    sections = {key: config[key].to_dict() for key in TEACHER_SECTIONS}
+    return json.loads(json.dumps({**sections, "seed": config.seed}))
 
 
-def load_or_fit_teacher(config, splits, strategy, workdir, context):
-    """The teacher stored in `workdir` when it was trained with this config, else a new one."""
-    model_path = os.path.join(workdir, "teacher.keras")
-    config_path = os.path.join(workdir, "teacher_config.json")
-    wanted = json.loads(json.dumps(teacher_config(config)))
+def teacher_for(config, context, directory):
+    """The teacher stored in `directory` if trained with this config, else a new one.
+
+    Also labels the training and validation splits once (cached beside the teacher)
+    and puts the logits in ``context.teacher_logits``.
+    """
+    model_path = os.path.join(directory, "teacher.keras")
+    config_path = os.path.join(directory, "teacher_config.json")
+    wanted = teacher_config(config)
+    teacher = None
     if os.path.exists(model_path) and os.path.exists(config_path):
         with open(config_path) as handle:
             if json.load(handle) == wanted:
-                with strategy.scope():
-                    return keras.models.load_model(model_path)
-    teacher = fit("teacher", config, splits, strategy, workdir, context)
-    teacher.save(model_path)
-    reporting.write_json(wanted, config_path)
+                with context.strategy.scope():
+                    teacher = keras.models.load_model(model_path)
+    if teacher is None:
+        teacher = fit("teacher", config, context, directory)
+        teacher.save(model_path)
+        reporting.write_json(wanted, config_path)
+    for split in LABELED_SPLITS:
+        context.teacher_logits[split] = TeacherLabels.from_model(
+            teacher.backbone,
+            getattr(context.splits, split),
+            num_examples=len(getattr(context.splits, f"{split}_labels")),
+            cache_path=os.path.join(directory, "teacher_labels", f"{split}.npz"),
+            batch_size=config.eval.batch_size,
+        ).logits
     return teacher
 
 
-def label(teacher, splits, split, workdir, config):
-    """The teacher's labels on `split`, from one bulk inference cached in the workdir."""
-    return TeacherLabels.from_model(
-        teacher.backbone,
-        getattr(splits, split),
-        num_examples=len(getattr(splits, f"{split}_labels")),
-        cache_path=os.path.join(workdir, "teacher_labels", f"{split}.npz"),
-        batch_size=config.eval.batch_size,
-    )
+def student_for(config, context, workdir):
+    """A student distilled from ``context.teacher_logits`` with ``config.student``."""
+    seed = student_seed(config)
+    keras.utils.set_random_seed(seed)
+    arrays = {
+        split: {
+            "teacher_probs": context.teacher_probs(
+                split, config.student.temperature, config.student.hard_labels
+            )
+        }
+        for split in LABELED_SPLITS
+    }
+    return fit("student", config, context, workdir, arrays, seed=seed)
 
 
-def predict_probs(model, dataset, batch_size):
-    """softmax of the model's logits on an unbatched (x, label) dataset, in order."""
+def predict_logits(model, dataset, batch_size):
+    """The model's float32 logits on an unbatched (x, label) dataset, in order."""
     logits = model.predict(data.evaluation_pipeline(dataset, batch_size), verbose=0)
-    return keras.ops.convert_to_numpy(keras.ops.softmax(np.asarray(logits, np.float32)))
+    return np.asarray(logits, np.float32)
 
 
-def evaluate(model, splits, config):
-    """classification_report on val and test, plus the predicted probabilities."""
-    report, probs = {}, {}
+def evaluate(model, context, config):
+    """classification_report on val and test, plus the predicted probabilities.
+
+    Also reports calibration after temperature scaling (SoTeacher Table 3): T fitted
+    on the validation half by NLL, ECE and NLL of softmax(f/T) on both halves.
+    """
+    splits = context.splits
+    logits = {
+        split: predict_logits(model, getattr(splits, split), config.eval.batch_size)
+        for split in ("val", "test")
+    }
+    temperature = estimators.fit_temperature(logits["val"], splits.val_labels)
+    report, probs = {"scaling_temperature": temperature}, {}
     for split in ("val", "test"):
-        probs[split] = predict_probs(model, getattr(splits, split), config.eval.batch_size)
+        labels = getattr(splits, f"{split}_labels")
+        probs[split] = estimators.apply_temperature(logits[split], 1.0)
         report[split] = classification_report(
-            getattr(splits, f"{split}_labels"),
-            probs[split],
-            splits.num_classes,
-            config.eval.worst_k,
+            labels, probs[split], splits.num_classes, config.eval.worst_k
         )
+        scaled = estimators.apply_temperature(logits[split], temperature)
+        report[split]["ece_after_scaling"] = metrics.expected_calibration_error(labels, scaled)
+        report[split]["nll_after_scaling"] = metrics.nll(labels, scaled)
     return report, probs
+
+
+def agreement(teacher_probs, student_probs):
+    """Teacher-student top-1 agreement on val and test (SoTeacher Table 4)."""
+    return {
+        split: metrics.agreement(teacher_probs[split], student_probs[split])
+        for split in ("val", "test")
+    }
+
+
+def dataset_summary(splits):
+    return {
+        "name": splits.name,
+        "num_classes": splits.num_classes,
+        "train_size": len(splits.train_labels),
+        "val_size": len(splits.val_labels),
+        "test_size": len(splits.test_labels),
+        "train_class_counts": np.bincount(splits.train_labels, minlength=splits.num_classes),
+    }
 
 
 def run(config, workdir):
     """Run the job described by `config` (configs/distill.py) and write results in `workdir`."""
-    objectives.check_names(config)
-    strategy = get_strategy(config.strategy, config.tpu)
     started = time.time()
-    keras.utils.set_random_seed(config.seed)
+    context = prepare(config)
     os.makedirs(workdir, exist_ok=True)
-    splits = data.load(
-        config.dataset.name,
-        seed=config.seed,
-        imbalance_ratio=config.dataset.imbalance_ratio,
-        data_dir=config.dataset.data_dir,
-    )
-    context = {"train_labels": splits.train_labels, "num_classes": splits.num_classes}
-    teacher = load_or_fit_teacher(config, splits, strategy, workdir, context)
-    results = {
-        "config": config.to_dict(),
-        "dataset": {
-            "name": splits.name,
-            "num_classes": splits.num_classes,
-            "train_size": len(splits.train_labels),
-            "val_size": len(splits.val_labels),
-            "test_size": len(splits.test_labels),
-            "train_class_counts": np.bincount(splits.train_labels, minlength=splits.num_classes),
-        },
-    }
-    results["teacher"], teacher_probs = evaluate(teacher, splits, config)
-
+    teacher = teacher_for(config, context, workdir)
+    results = {"config": config.to_dict(), "dataset": dataset_summary(context.splits)}
+    results["teacher"], teacher_probs = evaluate(teacher, context, config)
     if config.student.objective != objectives.NO_STUDENT:
-        arrays = {
-            split: {
-                "teacher_probs": label(teacher, splits, split, workdir, config).targets(
-                    config.student.temperature, config.student.hard_labels
-                )
-            }
-            for split in ("train", "val")
-        }
-        student = fit("student", config, splits, strategy, workdir, context, arrays)
-        results["student"], student_probs = evaluate(student, splits, config)
-        results["agreement"] = {
-            split: metrics.agreement(teacher_probs[split], student_probs[split])
-            for split in ("val", "test")
-        }
+        student = student_for(config, context, workdir)
+        results["student"], student_probs = evaluate(student, context, config)
+        results["agreement"] = agreement(teacher_probs, student_probs)
         student.save(os.path.join(workdir, "student.keras"))
     results["seconds"] = time.time() - started
-    table = reporting.write_run(results, workdir, list(splits.class_names))
+    table = reporting.write_run(results, workdir, list(context.splits.class_names))
     return results, table

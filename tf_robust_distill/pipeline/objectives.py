@@ -1,7 +1,8 @@
 """Objective names of the main job (configs' ``teacher.objective`` / ``student.objective``).
 
-Each builder takes (backbone, role config, context) and returns a DistillationModel;
-the context carries what objectives estimate from data (e.g. class frequencies).
+Each builder takes (backbone, role config, `job.Context`) and returns a
+DistillationModel; the context carries the data and, for a student, the teacher's
+logits, from which objectives estimate what they need (e.g. class priors).
 """
 
 from tf_robust_distill.objectives import KDModel, SoTeacherModel, StandardModel
@@ -18,7 +19,7 @@ def _soteacher(lipschitz=True, consistency=True):
             config.lipschitz_weight if lipschitz else 0.0,
             config.consistency_weight_max if consistency else 0.0,
             config.consistency_schedule,
-            num_train_examples=len(context["train_labels"]),
+            num_train_examples=len(context.splits.train_labels),
             rampup_epochs=config.consistency_rampup_epochs,
             buffer_dtype=config.buffer_dtype,
         )
