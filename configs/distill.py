@@ -44,6 +44,7 @@ def get_config(arg="demo"):
 
     config.teacher = ml_collections.ConfigDict()
     config.teacher.net = "mlp"
+    config.teacher.net_options = ml_collections.ConfigDict()  # e.g. hidden_sizes for mlp
     config.teacher.objective = "std"
     config.teacher.weight_decay = 1e-4
     # SoTeacher (teacher.objective = soteacher | soteacher_no_lr | soteacher_no_cr), App. D.1.
@@ -55,6 +56,7 @@ def get_config(arg="demo"):
 
     config.student = ml_collections.ConfigDict()
     config.student.net = "mlp"
+    config.student.net_options = ml_collections.ConfigDict()
     config.student.objective = "std"
     config.student.temperature = 1.0
     config.student.hard_labels = False

@@ -108,3 +108,24 @@ def write_run(results, workdir, class_names=None):
         results, os.path.join(workdir, "per_class_recall.png"), "test", class_names
     )
     return table
+
+
+def mean_and_stderr(values):
+    """Mean and standard error of the mean (0 for a single value)."""
+    values = np.asarray(values, np.float64)
+    if values.size < 2:
+        return float(values.mean()), 0.0
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
+
+
+def format_mean(values, digits=4):
+    """'mean ± stderr (n)': how the grids report repeated runs."""
+    mean, stderr = mean_and_stderr(values)
+    return f"{mean:.{digits}f} ± {stderr:.{digits}f} ({len(values)})"
+
+
+def markdown_rows(header, rows):
+    """A markdown table from a header and rows of cells."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

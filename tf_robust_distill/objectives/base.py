@@ -111,8 +111,7 @@ class DistillationModel(keras.Model):
         x, targets = data[0], data[1]
         self.check_targets(targets, dict.fromkeys(("label", *self.required_targets)))
         with tf.GradientTape() as tape:
-            logits = tf.cast(self(x, training=True), tf.float32)
-            per_example = self.training_loss(targets, logits)
+            logits, per_example = self.logits_and_loss(x, targets, training=True)
             total = tf.reduce_sum(per_example) / global_batch_size(per_example)
             total += replica_share(self.regularization_loss())
             scaled = self.optimizer.scale_loss(total)
@@ -120,6 +119,16 @@ class DistillationModel(keras.Model):
         self.optimizer.apply(gradients, self.trainable_variables)
         self.after_update(targets, logits)
         return self.update_metrics(x, targets, logits, per_example)
+
+    def logits_and_loss(self, x, targets, training):
+        """Float32 logits and the per-example loss from one forward pass.
+
+        Override to read more than the logits from the same pass (e.g. VID's features).
+        """
+        logits = tf.cast(self(x, training=training), tf.float32)
+        if training:
+            return logits, self.training_loss(targets, logits)
+        return logits, self.per_example_loss(targets, logits)
 
     def training_loss(self, targets, logits):
         """Per-example loss of a training step; terms that only exist in training
@@ -132,9 +141,10 @@ class DistillationModel(keras.Model):
     def test_step(self, data):
         x, targets = data[0], data[1]
         self.check_targets(targets, ("label",))
-        logits = tf.cast(self(x, training=False), tf.float32)
-        has_objective_targets = all(key in targets for key in self.required_targets)
-        per_example = self.per_example_loss(targets, logits) if has_objective_targets else None
+        if all(key in targets for key in self.required_targets):
+            logits, per_example = self.logits_and_loss(x, targets, training=False)
+        else:
+            logits, per_example = tf.cast(self(x, training=False), tf.float32), None
         return self.update_metrics(x, targets, logits, per_example)
 
     def update_metrics(self, x, targets, logits, per_example):

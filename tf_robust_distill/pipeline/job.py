@@ -84,6 +84,7 @@ def fit(role, config, context, workdir, arrays=None, seed=None):
             splits.num_classes,
             splits.input_shape,
             weight_decay=role_config.weight_decay,
+            **role_config.net_options.to_dict(),
         )
         model = objectives.build(role, role_config.objective, backbone, role_config, context)
         model.compile(optimizer=make_optimizer(train, steps), metrics=["accuracy"])
@@ -209,12 +210,17 @@ def dataset_summary(splits):
     }
 
 
-def run(config, workdir):
-    """Run the job described by `config` (configs/distill.py) and write results in `workdir`."""
+def run(config, workdir, teacher_dir=None):
+    """Run the job described by `config` (configs/distill.py) and write results in `workdir`.
+
+    Args:
+      teacher_dir: where the teacher and its labels are kept (default `workdir`); grids
+        point many students' workdirs at one teacher directory.
+    """
     started = time.time()
     context = prepare(config)
     os.makedirs(workdir, exist_ok=True)
-    teacher = teacher_for(config, context, workdir)
+    teacher = teacher_for(config, context, teacher_dir or workdir)
     results = {"config": config.to_dict(), "dataset": dataset_summary(context.splits)}
     results["teacher"], teacher_probs = evaluate(teacher, context, config)
     if config.student.objective != objectives.NO_STUDENT:

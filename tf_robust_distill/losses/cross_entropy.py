@@ -1,4 +1,4 @@
-"""Per-example losses: pure TensorFlow functions, one value per example, no reduction.
+"""Cross-entropy, Hinton's KD and the margin loss: per example, pure TensorFlow.
 
 Every function returns a tensor of shape [batch]. Reduction (sum over the global
 batch divided by the global batch size) happens once, in
@@ -10,7 +10,8 @@ stay in float32 under mixed precision.
 import tensorflow as tf
 
 
-def _float32(x):
+def float32(x):
+    """Cast to float32: losses stay in float32 under mixed precision."""
     return tf.cast(x, tf.float32)
 
 
@@ -25,9 +26,7 @@ def softmax_cross_entropy(targets, logits):
       targets: [batch, C] probabilities (one-hot labels or teacher probabilities).
       logits: [batch, C] scores.
     """
-    return tf.nn.softmax_cross_entropy_with_logits(
-        labels=_float32(targets), logits=_float32(logits)
-    )
+    return tf.nn.softmax_cross_entropy_with_logits(labels=float32(targets), logits=float32(logits))
 
 
 def kd_loss(labels, teacher_probs, logits, *, alpha, temperature):
@@ -45,8 +44,8 @@ def kd_loss(labels, teacher_probs, logits, *, alpha, temperature):
       alpha: weight of the hard-label term, in [0, 1].
       temperature: T > 0.
     """
-    logits = _float32(logits)
-    teacher_probs = _float32(teacher_probs)
+    logits = float32(logits)
+    teacher_probs = float32(teacher_probs)
     hard = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
     log_student = tf.nn.log_softmax(logits / temperature)
     kl = tf.reduce_sum(
@@ -71,5 +70,5 @@ def margin_loss(targets, logits, costs):
       costs: [C] or [batch, C] positive costs c (e.g. 1/π̂ for the balanced
         objective, β/π̂ for the robust and trade-off objectives).
     """
-    adjusted = _float32(logits) - tf.math.log(_float32(costs))
+    adjusted = float32(logits) - tf.math.log(float32(costs))
     return softmax_cross_entropy(targets, adjusted)

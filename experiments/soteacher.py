@@ -1,0 +1,120 @@
+r"""SoTeacher experiments: teachers (standard, SoTeacher, no-LR, no-CR) and their KD students.
+
+  python -m experiments.soteacher --config=configs/soteacher.py:local --workdir=runs/soteacher
+
+Reports, mean ± standard error over seeds (SoTeacher Tables 1-4 and Figure 2):
+teacher and student test accuracy, teacher ECE and NLL before and after temperature
+scaling (T fitted on the validation half), student-teacher agreement on the test half,
+and the sweep of λ_LR, λ_CR^max and the λ_CR schedule. Writes WORKDIR/summary.md and
+summary.json; every cell's full results.json is under WORKDIR/runs/. Resumable.
+"""
+
+import os
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from tf_robust_distill import pipeline, reporting
+from tf_robust_distill.grid import Grid, cell_key
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "configs/soteacher.py[:variant]")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the grid's cells and summary.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+SWEEPS = {
+    "lipschitz_weights": "lipschitz_weight",
+    "consistency_weights": "consistency_weight_max",
+    "schedules": "consistency_schedule",
+}
+
+
+def cells(grid):
+    """The main comparison over seeds, then one-at-a-time sweeps of SoTeacher (seed 0)."""
+    for teacher in grid.teachers:
+        for seed in grid.seeds:
+            yield {"part": "main", "teacher": teacher, "seed": seed}
+    for values, key in SWEEPS.items():
+        for value in grid[values]:
+            yield {"part": "sweep", "teacher": "soteacher", key: value, "seed": grid.seeds[0]}
+
+
+def run_cell(config, cell, workdir):
+    config = config.copy_and_resolve_references()
+    config.seed = cell["seed"]
+    config.verbose = 0
+    config.teacher.objective = cell["teacher"]
+    for key in SWEEPS.values():
+        if key in cell:
+            config.teacher[key] = cell[key]
+    results, _ = pipeline.run(config, os.path.join(workdir, "runs", cell_key(cell)))
+    return {key: results[key] for key in ("teacher", "student", "agreement", "seconds")}
+
+
+def _values(records, path):
+    values = []
+    for result in records:
+        value = result
+        for key in path:
+            value = value[key]
+        values.append(value)
+    return values
+
+
+COLUMNS = (
+    ("teacher acc", ("teacher", "test", "accuracy")),
+    ("student acc", ("student", "test", "accuracy")),
+    ("teacher ECE", ("teacher", "test", "ece")),
+    ("teacher ECE (TS)", ("teacher", "test", "ece_after_scaling")),
+    ("teacher NLL", ("teacher", "test", "nll")),
+    ("teacher NLL (TS)", ("teacher", "test", "nll_after_scaling")),
+    ("agreement", ("agreement", "test")),
+)
+
+
+def summary(records, grid):
+    """Markdown tables of the main comparison and the sweeps, from the stored cells."""
+    header = ["teacher", *(name for name, _ in COLUMNS)]
+    main = [
+        [teacher, *(reporting.format_mean(_values(results, path)) for _, path in COLUMNS)]
+        for teacher in grid.teachers
+        if (results := [r for c, r in records if c["part"] == "main" and c["teacher"] == teacher])
+    ]
+    sweep = []
+    for values, key in SWEEPS.items():
+        for value in grid[values]:
+            results = [r for c, r in records if c.get(key) == value]
+            if results:
+                sweep.append([f"{key} = {value}", *(f"{v:.4f}" for v in _row(results[0]))])
+    text = "Mean ± standard error (number of seeds) on the test half; TS: after temperature "
+    text += "scaling.\n\n" + reporting.markdown_rows(header, main)
+    if sweep:
+        text += "\nSoTeacher, one hyper-parameter changed at a time (seed 0):\n\n"
+        text += reporting.markdown_rows(["setting", *header[1:]], sweep)
+    return text
+
+
+def _row(result):
+    return [_values([result], path)[0] for _, path in COLUMNS]
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    config, workdir = _CONFIG.value, _WORKDIR.value
+    grid = Grid(workdir)
+    planned = list(cells(config.grid))
+    for number, cell in enumerate(planned, 1):
+        print(f"[{number}/{len(planned)}] {cell}", flush=True)
+        grid.run(cell, lambda cell=cell: run_cell(config, cell, workdir))
+    records = grid.records()
+    text = summary(records, config.grid)
+    with open(os.path.join(workdir, "summary.md"), "w") as handle:
+        handle.write(text)
+    reporting.write_json(
+        [{"cell": c, "result": r} for c, r in records], os.path.join(workdir, "summary.json")
+    )
+    print(text)
+
+
+if __name__ == "__main__":
+    app.run(main)

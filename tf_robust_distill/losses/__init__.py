@@ -1,0 +1,42 @@
+"""Per-example losses: pure TensorFlow functions, one value per example, no reduction.
+
+Every function returns a float32 tensor of shape [batch]. Reduction (sum over the
+global batch divided by the global batch size) happens once, in
+`tf_robust_distill.objectives.base.DistillationModel`, so results do not depend on
+the number of replicas.
+"""
+
+from tf_robust_distill.losses.cross_entropy import kd_loss, margin_loss, softmax_cross_entropy
+from tf_robust_distill.losses.noise_robust import (
+    BASE_LOSSES,
+    base_loss,
+    check_degree,
+    check_epsilon,
+    cross_entropy_of_log_probs,
+    poly1_cross_entropy,
+    poly1_cross_entropy_of_log_probs,
+    taylor_cross_entropy,
+    taylor_cross_entropy_of_log_probs,
+)
+from tf_robust_distill.losses.slam import log_slam_mix, slam_loss, slam_mix
+from tf_robust_distill.losses.vid import vid_negative_log_likelihood, vid_variance
+
+__all__ = [
+    "BASE_LOSSES",
+    "base_loss",
+    "check_degree",
+    "check_epsilon",
+    "cross_entropy_of_log_probs",
+    "kd_loss",
+    "log_slam_mix",
+    "margin_loss",
+    "poly1_cross_entropy",
+    "poly1_cross_entropy_of_log_probs",
+    "slam_loss",
+    "slam_mix",
+    "softmax_cross_entropy",
+    "taylor_cross_entropy",
+    "taylor_cross_entropy_of_log_probs",
+    "vid_negative_log_likelihood",
+    "vid_variance",
+]
