@@ -19,14 +19,27 @@ Bring your own data:
   python -m experiments.distill --config=configs/distill.py --workdir=runs/mine \
       --config.dataset.name=npz:/path/data.npz --config.teacher.net=mlp --config.student.net=mlp
 
-Objectives: teacher.objective in {std, soteacher, soteacher_no_lr, soteacher_no_cr};
-student.objective in {std, kd, none}
-(`none` trains no student). Later objectives register their names in
-tf_robust_distill.pipeline.objectives.
+Objectives: teacher.objective in {std, bal, rob, tdf, group_dro, soteacher,
+soteacher_no_lr, soteacher_no_cr}; student.objective in {std, bal, rob, tdf, group_dro,
+kd, ada_margin, ada_alpha, post_shift, none} (`none` trains no student).
+Objective names are registered in tf_robust_distill.pipeline.objectives.
 """
 
 import ml_collections
 from ml_collections import config_dict
+
+
+def robust_options():
+    """Options of the robust distillation paper's objectives (bal, rob, tdf, group_dro)."""
+    return {
+        "alpha": 0.5,  # trade-off α of L^tdf (Algorithm 3); rob is α = 1
+        "dro_step_size": 0.1,  # γ of the λ-update (App. E.2.2)
+        "dro_risk": "zero_one",  # per-class validation risk: zero_one (App. E.3.1) | xent
+        "dro_update_every": config_dict.placeholder(int),  # steps; None: every epoch
+        "average_iterates": False,
+        "group_dro_step_size": 0.01,
+        "group_dro_use_validation": False,
+    }
 
 
 def get_config(arg="demo"):
@@ -43,6 +56,7 @@ def get_config(arg="demo"):
     config.dataset.augment = config_dict.placeholder(str)
 
     config.teacher = ml_collections.ConfigDict()
+    config.teacher.update(robust_options())
     config.teacher.net = "mlp"
     config.teacher.net_options = ml_collections.ConfigDict()  # e.g. hidden_sizes for mlp
     config.teacher.objective = "std"
@@ -55,10 +69,14 @@ def get_config(arg="demo"):
     config.teacher.buffer_dtype = "float32"
 
     config.student = ml_collections.ConfigDict()
+    config.student.update(robust_options())
+    config.student.validation_labels = "teacher"  # or "one_hot" (eq. 10)
     config.student.net = "mlp"
     config.student.net_options = ml_collections.ConfigDict()
     config.student.objective = "std"
-    config.student.temperature = 1.0
+    # A number, or "auto": the best of (1, 3, 5) (+ 0.1 with teacher-labeled validation)
+    # by validation worst-class accuracy (robust distillation paper §6).
+    config.student.temperature = ml_collections.FieldReference(1.0, field_type=object)
     config.student.hard_labels = False
     config.student.kd_alpha = 0.5
     config.student.weight_decay = 1e-4

@@ -1,16 +1,40 @@
 """Objectives: keras.Model subclasses whose train_step implements a paper's loss."""
 
+from tf_robust_distill.objectives.adaptive import AdaAlphaModel, AdaMarginModel
+from tf_robust_distill.objectives.balanced import (
+    BalancedModel,
+    class_priors_from_labels,
+    class_priors_from_probs,
+)
 from tf_robust_distill.objectives.base import DistillationModel
+from tf_robust_distill.objectives.group_dro import GroupDROModel
 from tf_robust_distill.objectives.lipschitz import lipschitz_constants, lipschitz_upper_bound
+from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
+from tf_robust_distill.objectives.slam import RobustLossModel, SLaMModel
 from tf_robust_distill.objectives.soteacher import ConsistencyWeightScheduler, SoTeacherModel
 from tf_robust_distill.objectives.standard import KDModel, StandardModel
+from tf_robust_distill.objectives.vid import VIDModel
+from tf_robust_distill.objectives.weighted import DebiasingWeightUpdate, WeightedModel
 
 __all__ = [
+    "AdaAlphaModel",
+    "AdaMarginModel",
+    "BalancedModel",
     "ConsistencyWeightScheduler",
+    "DebiasingWeightUpdate",
     "DistillationModel",
+    "GroupDROModel",
     "KDModel",
+    "MultiplierUpdate",
+    "RobustLossModel",
+    "RobustModel",
+    "SLaMModel",
     "SoTeacherModel",
     "StandardModel",
+    "VIDModel",
+    "WeightedModel",
+    "class_priors_from_labels",
+    "class_priors_from_probs",
     "lipschitz_constants",
     "lipschitz_upper_bound",
 ]

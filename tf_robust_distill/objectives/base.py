@@ -118,7 +118,7 @@ class DistillationModel(keras.Model):
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
         self.after_update(targets, logits)
-        return self.update_metrics(x, targets, logits, per_example)
+        return {**self.update_metrics(x, targets, logits, per_example), **self.state_logs()}
 
     def logits_and_loss(self, x, targets, training):
         """Float32 logits and the per-example loss from one forward pass.
@@ -137,6 +137,10 @@ class DistillationModel(keras.Model):
 
     def after_update(self, targets, logits):
         """In-graph state updates after the gradient step (e.g. running means); none here."""
+
+    def state_logs(self):
+        """Non-trainable state to log every step (e.g. DRO multipliers); none here."""
+        return {}
 
     def test_step(self, data):
         x, targets = data[0], data[1]

@@ -12,17 +12,21 @@ import os
 import time
 
 import keras
+import ml_collections
 import numpy as np
 
-from tf_robust_distill import data, estimators, metrics, nets, reporting
+from tf_robust_distill import data, estimators, metrics, nets, posthoc, reporting
 from tf_robust_distill.data.labels import TeacherLabels
 from tf_robust_distill.distribute import get_strategy
+from tf_robust_distill.objectives import MultiplierUpdate
 from tf_robust_distill.optim import make_optimizer
 from tf_robust_distill.pipeline import objectives
 from tf_robust_distill.pipeline.evaluation import classification_report
+from tf_robust_distill.temperature import candidate_temperatures, select_temperature
 
 TEACHER_SECTIONS = ("dataset", "teacher", "train")
-LABELED_SPLITS = ("train", "val")
+TRAINING_SPLITS = ("train", "val")
+EVALUATED_SPLITS = ("val", "test")
 
 
 @dataclasses.dataclass
@@ -47,6 +51,7 @@ class Context:
 def prepare(config):
     """Check the config, pick the strategy, seed, load the data. Nothing is written."""
     objectives.check_names(config)
+    temperatures(config)
     strategy = get_strategy(config.strategy, config.tpu)
     keras.utils.set_random_seed(config.seed)
     splits = data.load(
@@ -99,12 +104,15 @@ def fit(role, config, context, workdir, arrays=None, seed=None):
     validation = data.evaluation_pipeline(
         splits.val, config.eval.batch_size, per_example=arrays.get("val")
     )
+    callbacks = [keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard", role))]
+    if getattr(model, "uses_validation_multipliers", False):
+        callbacks.insert(0, MultiplierUpdate(validation, role_config.dro_update_every))
     model.fit(
         batches,
         validation_data=validation,
         epochs=train.epochs,
         verbose=config.verbose,
-        callbacks=[keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard", role))],
+        callbacks=callbacks,
     )
     return model
 
@@ -118,8 +126,9 @@ def teacher_config(config):
 def teacher_for(config, context, directory):
     """The teacher stored in `directory` if trained with this config, else a new one.
 
-    Also labels the training and validation splits once (cached beside the teacher)
-    and puts the logits in ``context.teacher_logits``.
+    Also labels the training, validation and test splits once (cached beside the
+    teacher) and puts the logits in ``context.teacher_logits``: students train on the
+    first two; post-shift and the agreement read the others.
     """
     model_path = os.path.join(directory, "teacher.keras")
     config_path = os.path.join(directory, "teacher_config.json")
@@ -134,7 +143,7 @@ def teacher_for(config, context, directory):
         teacher = fit("teacher", config, context, directory)
         teacher.save(model_path)
         reporting.write_json(wanted, config_path)
-    for split in LABELED_SPLITS:
+    for split in ("train", *EVALUATED_SPLITS):
         context.teacher_logits[split] = TeacherLabels.from_model(
             teacher.backbone,
             getattr(context.splits, split),
@@ -155,9 +164,23 @@ def student_for(config, context, workdir):
                 split, config.student.temperature, config.student.hard_labels
             )
         }
-        for split in LABELED_SPLITS
+        for split in TRAINING_SPLITS
     }
     return fit("student", config, context, workdir, arrays, seed=seed)
+
+
+def post_shift_logits(config, context):
+    """Post-shift (Narasimhan & Menon 2021): log(γ ⊙ p^t) with γ fit on validation labels.
+
+    The teacher's probabilities at the student temperature are floored at 1e-30 so
+    that the scores stay finite where softmax(f/T) underflows (e.g. T = 0.1).
+    """
+    probs = {
+        split: np.maximum(context.teacher_probs(split, config.student.temperature), 1e-30)
+        for split in EVALUATED_SPLITS
+    }
+    shift = posthoc.PostShift().fit(probs["val"], context.splits.val_labels)
+    return {split: shift.predict(p) for split, p in probs.items()}
 
 
 def predict_logits(model, dataset, batch_size):
@@ -166,36 +189,87 @@ def predict_logits(model, dataset, batch_size):
     return np.asarray(logits, np.float32)
 
 
-def evaluate(model, context, config):
-    """classification_report on val and test, plus the predicted probabilities.
+def report(logits, context, config):
+    """classification_report on val and test from logits, plus the probabilities.
 
     Also reports calibration after temperature scaling (SoTeacher Table 3): T fitted
     on the validation half by NLL, ECE and NLL of softmax(f/T) on both halves.
     """
     splits = context.splits
-    logits = {
-        split: predict_logits(model, getattr(splits, split), config.eval.batch_size)
-        for split in ("val", "test")
-    }
     temperature = estimators.fit_temperature(logits["val"], splits.val_labels)
-    report, probs = {"scaling_temperature": temperature}, {}
-    for split in ("val", "test"):
+    results, probs = {"scaling_temperature": temperature}, {}
+    for split in EVALUATED_SPLITS:
         labels = getattr(splits, f"{split}_labels")
         probs[split] = estimators.apply_temperature(logits[split], 1.0)
-        report[split] = classification_report(
+        results[split] = classification_report(
             labels, probs[split], splits.num_classes, config.eval.worst_k
         )
         scaled = estimators.apply_temperature(logits[split], temperature)
-        report[split]["ece_after_scaling"] = metrics.expected_calibration_error(labels, scaled)
-        report[split]["nll_after_scaling"] = metrics.nll(labels, scaled)
-    return report, probs
+        results[split]["ece_after_scaling"] = metrics.expected_calibration_error(labels, scaled)
+        results[split]["nll_after_scaling"] = metrics.nll(labels, scaled)
+    return results, probs
+
+
+def evaluate(model, context, config):
+    """`report` of a model's predictions on the validation and test halves."""
+    logits = {
+        split: predict_logits(model, getattr(context.splits, split), config.eval.batch_size)
+        for split in EVALUATED_SPLITS
+    }
+    return report(logits, context, config)
+
+
+def distil(config, context, workdir):
+    """The student of ``config.student`` at one temperature: (its report, probs, model).
+
+    Post-shift trains nothing (its model is None); every other objective trains a
+    student from the cached teacher labels.
+    """
+    if config.student.objective == objectives.POST_SHIFT:
+        return (*report(post_shift_logits(config, context), context, config), None)
+    student = student_for(config, context, workdir)
+    return (*evaluate(student, context, config), student)
+
+
+def temperatures(config):
+    """The student temperatures to try: the configured one, or the paper's candidates."""
+    temperature = config.student.temperature
+    if temperature == "auto":
+        return candidate_temperatures(config.student.validation_labels)
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+        raise ValueError(f"student.temperature must be a number > 0 or 'auto', got {temperature!r}")
+    if not temperature > 0:
+        raise ValueError(f"student.temperature must be > 0, got {temperature}")
+    return (float(temperature),)
+
+
+def distil_selecting_temperature(config, context, workdir):
+    """`distil` at each candidate temperature; keeps the best validation worst-class accuracy.
+
+    Robust distillation paper §6: T in {1, 3, 5} (plus 0.1 with teacher-labeled
+    validation), chosen by the student's worst-class accuracy on the validation set.
+    """
+    candidates = {}
+    for temperature in temperatures(config):
+        values = config.to_dict()
+        values["student"]["temperature"] = temperature
+        candidates[temperature] = distil(ml_collections.ConfigDict(values), context, workdir)
+    chosen = select_temperature(
+        {t: result[0]["val"]["worst1_accuracy"] for t, result in candidates.items()}
+    )
+    results, probs, student = candidates[chosen]
+    results["temperature"] = chosen
+    results["temperature_search"] = {
+        str(t): result[0]["val"]["worst1_accuracy"] for t, result in candidates.items()
+    }
+    return results, probs, student
 
 
 def agreement(teacher_probs, student_probs):
     """Teacher-student top-1 agreement on val and test (SoTeacher Table 4)."""
     return {
         split: metrics.agreement(teacher_probs[split], student_probs[split])
-        for split in ("val", "test")
+        for split in EVALUATED_SPLITS
     }
 
 
@@ -224,10 +298,12 @@ def run(config, workdir, teacher_dir=None):
     results = {"config": config.to_dict(), "dataset": dataset_summary(context.splits)}
     results["teacher"], teacher_probs = evaluate(teacher, context, config)
     if config.student.objective != objectives.NO_STUDENT:
-        student = student_for(config, context, workdir)
-        results["student"], student_probs = evaluate(student, context, config)
+        results["student"], student_probs, student = distil_selecting_temperature(
+            config, context, workdir
+        )
         results["agreement"] = agreement(teacher_probs, student_probs)
-        student.save(os.path.join(workdir, "student.keras"))
+        if student is not None:
+            student.save(os.path.join(workdir, "student.keras"))
     results["seconds"] = time.time() - started
     table = reporting.write_run(results, workdir, list(context.splits.class_names))
     return results, table

@@ -1,19 +1,76 @@
 """Objective names of the main job (configs' ``teacher.objective`` / ``student.objective``).
 
-Each builder takes (backbone, role config, `job.Context`) and returns a
+Each builder takes (backbone, role config, `job.Context`, role) and returns a
 DistillationModel; the context carries the data and, for a student, the teacher's
-logits, from which objectives estimate what they need (e.g. class priors).
+logits, from which objectives estimate what they need (e.g. class priors π̂: label
+frequencies for a teacher, the teacher's marginal over the training set for a
+student, robust distillation paper §3-4).
 """
 
-from tf_robust_distill.objectives import KDModel, SoTeacherModel, StandardModel
+from tf_robust_distill.objectives import (
+    AdaAlphaModel,
+    AdaMarginModel,
+    BalancedModel,
+    GroupDROModel,
+    KDModel,
+    RobustModel,
+    SoTeacherModel,
+    StandardModel,
+    class_priors_from_labels,
+    class_priors_from_probs,
+)
 
 NO_STUDENT = "none"
+POST_SHIFT = "post_shift"
+
+
+def class_priors(config, context, role):
+    """π̂: training label frequencies (teacher) or the teacher's training marginal (student)."""
+    if role == "teacher":
+        splits = context.splits
+        return class_priors_from_labels(splits.train_labels, splits.num_classes)
+    return class_priors_from_probs(context.teacher_probs("train", config.temperature))
+
+
+def _balanced(backbone, config, context, role):
+    return BalancedModel(
+        backbone, role == "student", class_priors=class_priors(config, context, role)
+    )
+
+
+def _robust(tradeoff):
+    """L^rob (α = 1) or the trade-off L^tdf (α = config.alpha), Algorithms 1 and 3."""
+
+    def build(backbone, config, context, role):
+        return RobustModel(
+            backbone,
+            role == "student",
+            class_priors=class_priors(config, context, role),
+            alpha=config.alpha if tradeoff else 1.0,
+            step_size=config.dro_step_size,
+            validation_labels=config.validation_labels if role == "student" else "one_hot",
+            risk=config.dro_risk,
+            average_iterates=config.average_iterates,
+        )
+
+    return build
+
+
+def _group_dro(backbone, config, context, role):
+    return GroupDROModel(
+        backbone,
+        role == "student",
+        step_size=config.group_dro_step_size,
+        use_validation=config.group_dro_use_validation,
+        validation_labels=config.validation_labels if role == "student" else "one_hot",
+        risk=config.dro_risk,
+    )
 
 
 def _soteacher(lipschitz=True, consistency=True):
     """SoTeacher (§4) and its no-LR / no-CR ablations: the same model with one weight 0."""
 
-    def build(backbone, config, context):
+    def build(backbone, config, context, role):
         return SoTeacherModel(
             backbone,
             config.lipschitz_weight if lipschitz else 0.0,
@@ -27,26 +84,39 @@ def _soteacher(lipschitz=True, consistency=True):
     return build
 
 
+COMMON = {
+    "bal": _balanced,
+    "rob": _robust(tradeoff=False),
+    "tdf": _robust(tradeoff=True),
+    "group_dro": _group_dro,
+}
+
 TEACHER_OBJECTIVES = {
-    "std": lambda backbone, config, context: StandardModel(backbone),
+    "std": lambda backbone, config, context, role: StandardModel(backbone),
+    **COMMON,
     "soteacher": _soteacher(),
     "soteacher_no_lr": _soteacher(lipschitz=False),
     "soteacher_no_cr": _soteacher(consistency=False),
 }
 
 STUDENT_OBJECTIVES = {
-    "std": lambda backbone, config, context: StandardModel(backbone, distill=True),
-    "kd": lambda backbone, config, context: KDModel(
+    "std": lambda backbone, config, context, role: StandardModel(backbone, distill=True),
+    **COMMON,
+    "kd": lambda backbone, config, context, role: KDModel(
         backbone, alpha=config.kd_alpha, temperature=config.temperature
     ),
+    "ada_margin": lambda backbone, config, context, role: AdaMarginModel(backbone),
+    "ada_alpha": lambda backbone, config, context, role: AdaAlphaModel(backbone),
 }
+
+UNTRAINED_STUDENTS = (NO_STUDENT, POST_SHIFT)
 
 
 def lookup(role, name):
     """The builder of objective `name` for `role` ('teacher' or 'student')."""
     table = TEACHER_OBJECTIVES if role == "teacher" else STUDENT_OBJECTIVES
     if name not in table:
-        extra = [NO_STUDENT] if role == "student" else []
+        extra = list(UNTRAINED_STUDENTS) if role == "student" else []
         raise ValueError(
             f"unknown {role} objective {name!r}; choose one of {', '.join([*table, *extra])}"
         )
@@ -55,11 +125,11 @@ def lookup(role, name):
 
 def build(role, name, backbone, config, context):
     """The DistillationModel for objective `name` of `role`."""
-    return lookup(role, name)(backbone, config, context)
+    return lookup(role, name)(backbone, config, context, role)
 
 
 def check_names(config):
     """Fail before any work when a config names an objective that does not exist."""
     lookup("teacher", config.teacher.objective)
-    if config.student.objective != NO_STUDENT:
+    if config.student.objective not in UNTRAINED_STUDENTS:
         lookup("student", config.student.objective)

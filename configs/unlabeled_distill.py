@@ -1,0 +1,221 @@
+r"""Distillation with unlabeled examples: objectives × labeled sizes × trials × soft/hard labels.
+
+Run (from the repository root):
+
+  python -m experiments.unlabeled_distill --config=configs/unlabeled_distill.py:local \
+      --workdir=runs/unlabeled
+
+Variants (the part after the colon):
+  local     Fashion-MNIST; A of 600, 1200 or 3000 examples, |V| = 500; MLP teacher
+            (512-512) -> MLP student (128); Adam 1e-3, batch 256; 20 epochs on A, 4 epochs of
+            distillation on A ∪ V ∪ U (about 60,000 examples); every objective of `grid`,
+            3 trials, soft and hard labels, and the weights-once vs every-epoch comparison:
+            171 cells, about 1.5 hours on 2 CPU cores.
+  smoke     digits, A of 300, |V| = 100, tiny MLPs, 2 epochs, vanilla and SLaM, one trial:
+            what the tests run.
+  cifar10   SLaM §4.2 / App. D.1 (weighted paper §3.1.2, App. C.1): MobileNet width 2 ->
+            MobileNet width 1; A = 5000 ... 17500, |V| = 500, 3 trials.
+  cifar100  the same with ResNet-110 -> ResNet-56.
+  svhn      weighted paper §3.1.2: MobileNet width 2 -> width 1; A = 7500 ... 20000, |V| = 2000.
+  celeb_a   SLaM §4.2 ('Male'): MobileNet width 2 -> ResNet-11; A = 2% ... 7% of the
+            162,770 training images, |V| = 500; k(x) = 2 (binary).
+  imagenet  SLaM §4.2 / App. D.1: ResNet-50 -> ResNet-18; A = 5% ... 20%, |V| = 10,000,
+            4 trials; SGD momentum 0.9, 5 warm-up epochs to 0.1, x0.1 after 30/60/80 of 100
+            epochs; SLaM lower bound 0.6 (the paper searches 0.55 ... 0.70), k(x) = 5.
+The image variants train every stage (teacher and student on A, distillation) for 200
+epochs with Adam 1e-3 decayed x0.1 after epochs 80, 120 and 160 (App. C.1 / D.1; their
+last step, x0.5 after epoch 180, needs per-boundary factors the schedule does not have),
+with random horizontal flips and translations by 0.1. The papers state no batch size
+(128 here) and no weight decay (1e-4 here). They need an accelerator.
+
+Settings of one student (``config.unlabeled``; the grid overrides objective, num_labeled,
+trial, hard_labels and, for debiased objectives, weights_every_n_epochs):
+  objective               a name of `tf_robust_distill.pipeline.unlabeled.OBJECTIVES`:
+                          vanilla, weighted, slam, taylor_ce, poly, fidelity, vid, and the
+                          compositions slam_fidelity, slam_taylor_ce, slam_poly,
+                          weighted_fidelity, weighted_vid.
+  num_labeled             N: the first N training examples are A.
+  validation_size         |V|, drawn from the rest in each trial; U is what remains.
+  trial                   seed of the V/U split and of the student's data order.
+  train_on_validation     the student also trains on V with its true labels (SLaM §4.1).
+  labeled_epochs          epochs of the teacher's and the student's training on A.
+  hard_labels             the student reads the teacher's one-hot argmax on U (Remark 3.1).
+  unlabeled_temperature   t_B: the teacher's soft labels on U are softmax(f/t_B).
+  labeled_temperature     t_A: None keeps A's true labels; a number gives A the teacher's
+                          softmax(f/t_A) (SLaM App. D.5). Soft distillation only.
+  slam_lower_bound, slam_threshold, slam_fixed_k, slam_normalize
+                          SLaM's isotonic lower bound lb, top-k threshold t, a fixed k
+                          (None: data-dependent k(x)) and eq. (1)'s 1/(k-1) normalization.
+  weights_every_n_epochs  None: debiasing weights estimated once, before training; n: also
+                          after every n-th epoch (weighted paper §3.2).
+  weights_confidence      margin | entropy: the k-NN coordinates of weighted Algorithm 2.
+  taylor_degree, poly_epsilon, fidelity_beta, vid_coefficient
+                          Taylor-CE order, Poly-1 ε, fidelity β, VID's λ.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+from configs import distill
+
+UNUSED_MAIN_JOB_FIELDS = {
+    "teacher": (
+        "objective",
+        "lipschitz_weight",
+        "consistency_weight_max",
+        "consistency_schedule",
+        "consistency_rampup_epochs",
+        "buffer_dtype",
+    ),
+    "student": ("objective", "temperature", "hard_labels", "kd_alpha", "seed"),
+}
+PAPER_OBJECTIVES = (
+    "vanilla",
+    "taylor_ce",
+    "poly",
+    "vid",
+    "weighted",
+    "slam",
+    "fidelity",
+    "slam_fidelity",
+)
+# Each variant: dataset, teacher net (options), student net (options), labeled sizes, |V|.
+PAPER_SETTINGS = {
+    "cifar10": (
+        "cifar10",
+        ("mobilenet", {"alpha": 2.0}),
+        ("mobilenet", {"alpha": 1.0}),
+        (5000, 7500, 10000, 12500, 15000, 17500),
+        500,
+    ),
+    "cifar100": (
+        "cifar100",
+        ("resnet110", {}),
+        ("resnet56", {}),
+        (5000, 7500, 10000, 12500, 15000, 17500),
+        500,
+    ),
+    "svhn": (
+        "svhn_cropped",
+        ("mobilenet", {"alpha": 2.0}),
+        ("mobilenet", {"alpha": 1.0}),
+        (7500, 10000, 12500, 15000, 17500, 20000),
+        2000,
+    ),
+    "celeb_a": (
+        "celeb_a",
+        ("mobilenet", {"alpha": 2.0}),
+        ("resnet11", {}),
+        (3256, 4883, 6510, 8138, 9766, 11394),
+        500,
+    ),
+    "imagenet": (
+        "imagenet2012",
+        ("resnet50", {}),
+        ("resnet18", {}),
+        (64058, 128116, 192174, 256232),
+        10000,
+    ),
+}
+
+
+def get_config(arg="local"):
+    config = distill.get_config("demo")
+    for section, fields in UNUSED_MAIN_JOB_FIELDS.items():
+        for field in fields:
+            del config[section][field]
+    config.dataset.imbalance_ratio = None
+
+    config.unlabeled = ml_collections.ConfigDict()
+    config.unlabeled.objective = "vanilla"
+    config.unlabeled.num_labeled = 600
+    config.unlabeled.validation_size = 500
+    config.unlabeled.trial = 0
+    config.unlabeled.train_on_validation = True
+    config.unlabeled.labeled_epochs = 20
+    config.unlabeled.hard_labels = False
+    config.unlabeled.unlabeled_temperature = 1.0
+    config.unlabeled.labeled_temperature = config_dict.placeholder(float)
+    config.unlabeled.slam_lower_bound = 0.5
+    config.unlabeled.slam_threshold = 0.9
+    config.unlabeled.slam_fixed_k = config_dict.placeholder(int)
+    config.unlabeled.slam_normalize = False
+    config.unlabeled.weights_every_n_epochs = config_dict.placeholder(int)
+    config.unlabeled.weights_confidence = "margin"
+    config.unlabeled.taylor_degree = 2
+    config.unlabeled.poly_epsilon = 2.0
+    config.unlabeled.fidelity_beta = 1.0
+    config.unlabeled.vid_coefficient = 1.0
+
+    config.grid = ml_collections.ConfigDict()
+    config.grid.objectives = PAPER_OBJECTIVES
+    config.grid.num_labeled = (600, 1200, 3000)
+    config.grid.trials = (0, 1, 2)
+    config.grid.labels = ("soft", "hard")
+    # Weighted paper Figure 9: `weighted` with its weights estimated once (None) and
+    # re-estimated after every epoch (1), soft labels, every labeled size and trial.
+    config.grid.weights_schedules = (None, 1)
+
+    if arg == "local":
+        config.dataset.name = "fashion_mnist"
+        config.teacher.net_options.hidden_sizes = (512, 512)
+        config.student.net_options.hidden_sizes = (128,)
+        config.train.epochs = 4
+        config.train.batch_size = 256
+        config.verbose = 0
+    elif arg == "smoke":
+        config.unlabeled.num_labeled = 300
+        config.unlabeled.validation_size = 100
+        config.unlabeled.labeled_epochs = 40
+        config.teacher.net_options.hidden_sizes = (64,)
+        config.student.net_options.hidden_sizes = (32,)
+        config.train.epochs = 2
+        config.verbose = 0
+        config.grid.objectives = ("vanilla", "slam")
+        config.grid.num_labeled = (300,)
+        config.grid.trials = (0,)
+    elif arg in PAPER_SETTINGS:
+        _paper(config, arg)
+    else:
+        raise ValueError(
+            f"unknown variant {arg!r}; choose local, smoke or one of {', '.join(PAPER_SETTINGS)}"
+        )
+    config.unlabeled.num_labeled = config.grid.num_labeled[0]
+    return config
+
+
+def _paper(config, arg):
+    """The papers' setting for `arg` (App. C.1 / D.1 of the two papers)."""
+    name, (teacher, teacher_options), (student, student_options), sizes, validation = (
+        PAPER_SETTINGS[arg]
+    )
+    config.dataset.name = name
+    config.dataset.augment = "flip_translate"
+    config.teacher.net = teacher
+    config.teacher.net_options.update(teacher_options)
+    config.student.net = student
+    config.student.net_options.update(student_options)
+    config.unlabeled.validation_size = validation
+    config.unlabeled.labeled_epochs = 200
+    config.grid.num_labeled = sizes
+    config.train.epochs = 200
+    config.train.batch_size = 128
+    config.train.optimizer = "adam"
+    config.train.learning_rate = 1e-3
+    config.train.decay_epochs = (80, 120, 160)
+    config.train.decay_factor = 0.1
+    if arg == "celeb_a":
+        config.unlabeled.slam_fixed_k = 2
+    elif arg == "imagenet":
+        config.dataset.augment = "crop_flip"
+        config.unlabeled.labeled_epochs = 400
+        config.unlabeled.slam_lower_bound = 0.6
+        config.unlabeled.slam_fixed_k = 5
+        config.grid.trials = (0, 1, 2, 3)
+        config.train.epochs = 100
+        config.train.optimizer = "sgd"
+        config.train.learning_rate = 0.1
+        config.train.momentum = 0.9
+        config.train.warmup_epochs = 5
+        config.train.decay_epochs = (30, 60, 80)
+        config.train.drop_remainder = True

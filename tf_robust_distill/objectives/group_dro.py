@@ -1,0 +1,115 @@
+"""Group DRO over classes: the baseline of the robust distillation paper, App. E.7.
+
+Sagawa et al. (2020), "Distributionally Robust Neural Networks for Group Shifts",
+Algorithm 1 (online group DRO), with the classes as groups and no margin term. Each
+training step measures the per-class losses of its batch,
+
+    L_g = Σ_i w_ig ℓ(g, f(x_i)) / Σ_i w_ig,   ℓ = softmax cross-entropy,
+
+with w_ig = 1(y_i = g) (teacher) or p^t_g(x_i) (student), sums taken over the global
+batch (all replicas); a class absent from the batch has L_g = 0. It updates
+q ∝ q ⊙ exp(η L) (in log space), then descends on Σ_g q_g L_g with the new q.
+With ``use_validation=True`` (the paper's "with vali" variant) q is instead updated
+from per-class validation risks by ``MultiplierUpdate``, as for ``RobustModel``.
+"""
+
+import keras
+import tensorflow as tf
+
+from tf_robust_distill.objectives import multipliers
+from tf_robust_distill.objectives.base import PACKAGE, DistillationModel, global_batch_size
+from tf_robust_distill.objectives.robust import (
+    ClassMultipliers,
+    check_step_size,
+    check_validation_settings,
+)
+from tf_robust_distill.objectives.targets import probability_targets
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GroupDROModel(DistillationModel):
+    """Sagawa et al.'s group DRO with classes as groups; q is ``model.multipliers``.
+
+    Per example i of a global batch of N: N · Σ_g (q_g / W_g) w_ig ℓ(g, f(x_i)), W_g =
+    Σ_i w_ig, so that the model's reduction Σ_i / N gives Σ_g q_g L_g (q and W held
+    constant in the gradient). q_g is in the training logs as ``lambda_g``.
+
+    Args:
+      backbone: a Keras model returning logits.
+      distill: False for one-hot labels, True for teacher probabilities.
+      step_size: η > 0 of the q-update (Sagawa et al. use 0.01).
+      use_validation: False updates q online in every training step; True leaves it to
+        ``MultiplierUpdate`` (validation risks).
+      validation_labels, risk: the validation risks when ``use_validation`` (see
+        ``RobustModel``).
+    """
+
+    def __init__(
+        self,
+        backbone,
+        distill=False,
+        *,
+        step_size=0.01,
+        use_validation=False,
+        validation_labels="one_hot",
+        risk="zero_one",
+        **kwargs,
+    ):
+        super().__init__(backbone, **kwargs)
+        self.distill = bool(distill)
+        check_validation_settings(validation_labels, risk, self.distill)
+        self.step_size = check_step_size(step_size)
+        self.use_validation = bool(use_validation)
+        self.validation_labels = validation_labels
+        self.risk = risk
+        self.num_classes = int(backbone.output_shape[-1])
+        self.multipliers = ClassMultipliers(self.num_classes, name="multipliers")
+
+    @property
+    def uses_validation_multipliers(self):
+        return self.use_validation
+
+    @property
+    def required_targets(self):
+        return ("teacher_probs",) if self.distill else ("label",)
+
+    def update_multipliers(self, risks):
+        """q ∝ q exp(η R) from per-class validation risks R (``use_validation=True``)."""
+        return self.multipliers.update(risks, self.step_size)
+
+    def per_example_loss(self, targets, logits):
+        return self.group_loss(targets, logits, update=False)
+
+    def training_loss(self, targets, logits):
+        """The loss of a training step: q first takes its online step (Algorithm 1)."""
+        return self.group_loss(targets, logits, update=not self.use_validation)
+
+    def group_loss(self, targets, logits, update):
+        """N · Σ_g (q_g / W_g) w_ig ℓ(g, f(x_i)) per example, q updated first if `update`."""
+        weights = probability_targets(targets, self.distill, self.num_classes)
+        losses = multipliers.class_losses(logits, "xent")
+        loss_sums, weight_sums = multipliers.class_sums(weights, tf.stop_gradient(losses))
+        loss_sums, weight_sums = tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, [loss_sums, weight_sums]
+        )
+        if update:
+            risks = multipliers.per_class_risks(loss_sums, weight_sums, xp=keras.ops)
+            group_weights = self.multipliers.update(risks, self.step_size)
+        else:
+            group_weights = self.multipliers.current()
+        scale = tf.math.divide_no_nan(group_weights, weight_sums)
+        per_class = scale * tf.cast(weights, tf.float32) * losses
+        return global_batch_size(losses) * tf.reduce_sum(per_class, axis=-1)
+
+    def state_logs(self):
+        return self.multipliers.logs()
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "distill": self.distill,
+            "step_size": self.step_size,
+            "use_validation": self.use_validation,
+            "validation_labels": self.validation_labels,
+            "risk": self.risk,
+        }
