@@ -21,7 +21,7 @@ Bring your own data:
 
 Objectives: teacher.objective in {std, bal, rob, tdf, group_dro, soteacher,
 soteacher_no_lr, soteacher_no_cr}; student.objective in {std, bal, rob, tdf, group_dro,
-kd, ada_margin, ada_alpha, post_shift, none} (`none` trains no student).
+kd, ada_margin, ada_alpha, fitnets, at, post_shift, none} (`none` trains no student).
 Objective names are registered in tf_robust_distill.pipeline.objectives.
 """
 
@@ -79,6 +79,9 @@ def get_config(arg="demo"):
     config.student.temperature = ml_collections.FieldReference(1.0, field_type=object)
     config.student.hard_labels = False
     config.student.kd_alpha = 0.5
+    # Feature distillation (student.objective = fitnets | at): KD + β · term.
+    config.student.feature_beta = 1.0
+    config.student.at_stages = ("stage1", "stage2", "stage3")
     config.student.weight_decay = 1e-4
     config.student.seed = config_dict.placeholder(int)  # None: config.seed
 

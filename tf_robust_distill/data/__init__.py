@@ -18,6 +18,7 @@ from tf_robust_distill.data.npz import read_npz_arrays
 from tf_robust_distill.data.selection import select_positions
 from tf_robust_distill.data.splits import Splits
 from tf_robust_distill.data.synthetic import GaussianMixture, gaussian_mixture_posterior
+from tf_robust_distill.data.teacher_features import TeacherFeatures
 
 __all__ = [
     "AUGMENTATIONS",
@@ -25,6 +26,7 @@ __all__ = [
     "GaussianMixture",
     "LabeledSplit",
     "Splits",
+    "TeacherFeatures",
     "TeacherLabels",
     "crop_flip",
     "evaluation_pipeline",

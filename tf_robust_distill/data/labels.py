@@ -28,6 +28,16 @@ def model_fingerprint(model):
     return digest.hexdigest()
 
 
+def atomic_savez(path, **arrays):
+    """np.savez to a temporary file in the same directory, then renamed into place,
+    so a reader never sees a half-written cache."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory, suffix=".npz", delete=False) as handle:
+        np.savez(handle, **arrays)
+    os.replace(handle.name, path)
+
+
 def softmax(logits, temperature=1.0):
     """softmax(f / T) along the last axis (float32)."""
     if not temperature > 0:
@@ -108,12 +118,8 @@ class TeacherLabels:
         return labels
 
     def save(self, path):
-        """Write to a ``.npz`` file atomically (a temporary file renamed into place)."""
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".npz", delete=False) as handle:
-            np.savez(handle, logits=self.logits, fingerprint=np.array(self.fingerprint))
-        os.replace(handle.name, path)
+        """Write to a ``.npz`` file atomically."""
+        atomic_savez(path, logits=self.logits, fingerprint=np.array(self.fingerprint))
 
     @classmethod
     def load(cls, path, *, fingerprint=None, num_examples=None, num_classes=None):

@@ -7,6 +7,11 @@ the number of replicas.
 """
 
 from tf_robust_distill.losses.cross_entropy import kd_loss, margin_loss, softmax_cross_entropy
+from tf_robust_distill.losses.feature import (
+    attention_map,
+    attention_transfer_loss,
+    hint_regression_loss,
+)
 from tf_robust_distill.losses.noise_robust import (
     BASE_LOSSES,
     base_loss,
@@ -22,6 +27,9 @@ from tf_robust_distill.losses.slam import log_slam_mix, slam_loss, slam_mix
 from tf_robust_distill.losses.vid import vid_negative_log_likelihood, vid_variance
 
 __all__ = [
+    "attention_map",
+    "attention_transfer_loss",
+    "hint_regression_loss",
     "BASE_LOSSES",
     "base_loss",
     "check_degree",

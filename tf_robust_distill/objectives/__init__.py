@@ -7,6 +7,11 @@ from tf_robust_distill.objectives.balanced import (
     class_priors_from_probs,
 )
 from tf_robust_distill.objectives.base import DistillationModel
+from tf_robust_distill.objectives.feature_distillation import (
+    AttentionTransferModel,
+    FeatureKDModel,
+    FitNetsModel,
+)
 from tf_robust_distill.objectives.group_dro import GroupDROModel
 from tf_robust_distill.objectives.lipschitz import lipschitz_constants, lipschitz_upper_bound
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
@@ -19,6 +24,9 @@ from tf_robust_distill.objectives.weighted import DebiasingWeightUpdate, Weighte
 __all__ = [
     "AdaAlphaModel",
     "AdaMarginModel",
+    "AttentionTransferModel",
+    "FeatureKDModel",
+    "FitNetsModel",
     "BalancedModel",
     "ConsistencyWeightScheduler",
     "DebiasingWeightUpdate",

@@ -18,13 +18,13 @@ import keras
 import tensorflow as tf
 
 from tf_robust_distill import losses
+from tf_robust_distill.data.teacher_features import FEATURES_LAYER
 from tf_robust_distill.objectives.base import (
     PACKAGE,
     DistillationModel,
 )
 from tf_robust_distill.objectives.weighted import ExampleWeights
 
-FEATURES_LAYER = "features"
 """Name of the pooled penultimate layer of every net of the package (tf_robust_distill.nets)."""
 
 

@@ -36,12 +36,17 @@ class Context:
     Attributes:
       splits: the data (`trd.data.Splits`).
       strategy: the tf.distribute strategy every model is built under.
-      teacher_logits: {"train": [N, C], "val": [n, C]} once a teacher has labeled them.
+      teacher, teacher_dir: the trained teacher and where its caches are kept.
+      teacher_logits: {"train": [N, C], "val": ..., "test": ...} once a teacher labeled them.
+      teacher_features: {"train": TeacherFeatures, "val": ...} for feature distillation.
     """
 
     splits: data.Splits
     strategy: object
+    teacher: keras.Model | None = None
+    teacher_dir: str | None = None
     teacher_logits: dict = dataclasses.field(default_factory=dict)
+    teacher_features: dict = dataclasses.field(default_factory=dict)
 
     def teacher_probs(self, split, temperature=1.0, hard=False):
         """The teacher's labels on `split` as a student reads them."""
@@ -143,6 +148,7 @@ def teacher_for(config, context, directory):
         teacher = fit("teacher", config, context, directory)
         teacher.save(model_path)
         reporting.write_json(wanted, config_path)
+    context.teacher, context.teacher_dir = teacher, directory
     for split in ("train", *EVALUATED_SPLITS):
         context.teacher_logits[split] = TeacherLabels.from_model(
             teacher.backbone,
@@ -152,6 +158,21 @@ def teacher_for(config, context, directory):
             batch_size=config.eval.batch_size,
         ).logits
     return teacher
+
+
+def teacher_features(config, context, split, kind):
+    """The teacher's intermediate targets on `split` (one cached bulk inference)."""
+    stages = {"stages": tuple(config.student.at_stages)} if kind == "attention" else {}
+    context.teacher_features[split] = data.TeacherFeatures.from_model(
+        context.teacher.backbone,
+        getattr(context.splits, split),
+        kind=kind,
+        num_examples=len(getattr(context.splits, f"{split}_labels")),
+        cache_path=os.path.join(context.teacher_dir, "teacher_labels", f"{split}_{kind}.npz"),
+        batch_size=config.eval.batch_size,
+        **stages,
+    )
+    return context.teacher_features[split]
 
 
 def student_for(config, context, workdir):
@@ -166,6 +187,11 @@ def student_for(config, context, workdir):
         }
         for split in TRAINING_SPLITS
     }
+    kind = objectives.FEATURE_TARGETS.get(config.student.objective)
+    if kind is not None:
+        for split in TRAINING_SPLITS:
+            features = teacher_features(config, context, split, kind)
+            arrays[split][features.target_key] = features.values
     return fit("student", config, context, workdir, arrays, seed=seed)
 
 

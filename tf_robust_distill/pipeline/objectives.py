@@ -10,7 +10,9 @@ student, robust distillation paper §3-4).
 from tf_robust_distill.objectives import (
     AdaAlphaModel,
     AdaMarginModel,
+    AttentionTransferModel,
     BalancedModel,
+    FitNetsModel,
     GroupDROModel,
     KDModel,
     RobustModel,
@@ -22,6 +24,7 @@ from tf_robust_distill.objectives import (
 
 NO_STUDENT = "none"
 POST_SHIFT = "post_shift"
+FEATURE_TARGETS = {"fitnets": "features", "at": "attention"}
 
 
 def class_priors(config, context, role):
@@ -84,6 +87,29 @@ def _soteacher(lipschitz=True, consistency=True):
     return build
 
 
+def _fitnets(backbone, config, context, role):
+    """FitNets hint regression on the penultimate features + KD (SoTeacher App. D.2)."""
+    return FitNetsModel(
+        backbone,
+        teacher_feature_dim=context.teacher_features["train"].values.shape[1],
+        beta=config.feature_beta,
+        alpha=config.kd_alpha,
+        temperature=config.temperature,
+    )
+
+
+def _attention_transfer(backbone, config, context, role):
+    """Attention transfer on the stages ``config.at_stages`` + KD (SoTeacher App. D.2)."""
+    return AttentionTransferModel(
+        backbone,
+        teacher_spatial_shapes=context.teacher_features["train"].spatial_shapes,
+        beta=config.feature_beta,
+        stages=tuple(config.at_stages),
+        alpha=config.kd_alpha,
+        temperature=config.temperature,
+    )
+
+
 COMMON = {
     "bal": _balanced,
     "rob": _robust(tradeoff=False),
@@ -107,6 +133,8 @@ STUDENT_OBJECTIVES = {
     ),
     "ada_margin": lambda backbone, config, context, role: AdaMarginModel(backbone),
     "ada_alpha": lambda backbone, config, context, role: AdaAlphaModel(backbone),
+    "fitnets": _fitnets,
+    "at": _attention_transfer,
 }
 
 UNTRAINED_STUDENTS = (NO_STUDENT, POST_SHIFT)
