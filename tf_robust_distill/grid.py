@@ -11,6 +11,8 @@ import json
 import os
 import re
 
+import ml_collections
+
 from tf_robust_distill.reporting import write_json
 
 
@@ -34,11 +36,15 @@ class Grid:
     def done(self, cell):
         return os.path.exists(self.path(cell))
 
+    def result(self, cell):
+        """The stored result of a finished `cell`."""
+        with open(self.path(cell)) as handle:
+            return json.load(handle)["result"]
+
     def run(self, cell, compute):
         """The stored result of `cell`, or `compute()` stored and returned."""
         if self.done(cell):
-            with open(self.path(cell)) as handle:
-                return json.load(handle)["result"]
+            return self.result(cell)
         result = compute()
         write_json({"cell": cell, "result": result}, self.path(cell))
         return result
@@ -54,3 +60,21 @@ class Grid:
                     stored = json.load(handle)
                 records.append((stored["cell"], stored["result"]))
         return records
+
+
+def with_overrides(config, overrides):
+    """A new ConfigDict: `config` with {"section.key": value} overrides applied.
+
+    Built from plain values, so an override may change a field's type (e.g. a
+    temperature "auto" -> 3.0).
+    """
+    values = config.to_dict()
+    for dotted, value in overrides.items():
+        *path, key = dotted.split(".")
+        section = values
+        for name in path:
+            section = section[name]
+        if key not in section:
+            raise KeyError(f"the config has no field {dotted!r}")
+        section[key] = value
+    return ml_collections.ConfigDict(values)

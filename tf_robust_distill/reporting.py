@@ -129,3 +129,54 @@ def markdown_rows(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def pareto_front(points):
+    """Indices of the points no other point beats on both coordinates (x, y), by x."""
+    points = np.asarray(points, np.float64)
+    front = [
+        i
+        for i, (x, y) in enumerate(points)
+        if not np.any((points[:, 0] >= x) & (points[:, 1] >= y) & np.any(points != (x, y), 1))
+    ]
+    return sorted(front, key=lambda i: points[i, 0])
+
+
+def plot_pareto(groups, path, selected=None, xlabel="balanced accuracy", ylabel="worst-class"):
+    """Worst-class vs balanced accuracy: every group's points, the Pareto front of all.
+
+    Args:
+      groups: {legend label: [(x, y, point label), ...]}; a group named "teachers"
+        is drawn with squares, the others with dots.
+      selected: (x, y, label) of the point a selection rule chose, ringed and labeled.
+    """
+    figure, axis = plt.subplots(figsize=(6.4, 4.6))
+    everything = []
+    for name, points in groups.items():
+        if not points:
+            continue
+        xs, ys, labels = zip(*points, strict=True)
+        marker = "s" if name == "teachers" else "o"
+        axis.scatter(xs, ys, marker=marker, s=36, label=name, alpha=0.85)
+        for x, y, label in points:
+            axis.annotate(label, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        everything += list(zip(xs, ys, strict=True))
+    front = [everything[i] for i in pareto_front(everything)]
+    axis.step(*zip(*front, strict=True), where="pre", color="gray", lw=1, label="Pareto front")
+    if selected is not None:
+        axis.scatter([selected[0]], [selected[1]], s=160, facecolors="none", edgecolors="red")
+        axis.annotate(
+            f"selected: {selected[2]}",
+            selected[:2],
+            color="red",
+            fontsize=8,
+            xytext=(6, -12),
+            textcoords="offset points",
+        )
+    axis.set_xlabel(f"{xlabel} (test)")
+    axis.set_ylabel(f"{ylabel} accuracy (test)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    figure.savefig(path, dpi=130)
+    plt.close(figure)

@@ -12,12 +12,12 @@ import os
 import time
 
 import keras
-import ml_collections
 import numpy as np
 
 from tf_robust_distill import data, estimators, metrics, nets, posthoc, reporting
 from tf_robust_distill.data.labels import TeacherLabels
 from tf_robust_distill.distribute import get_strategy
+from tf_robust_distill.grid import with_overrides
 from tf_robust_distill.objectives import MultiplierUpdate
 from tf_robust_distill.optim import make_optimizer
 from tf_robust_distill.pipeline import objectives
@@ -277,9 +277,8 @@ def distil_selecting_temperature(config, context, workdir):
     """
     candidates = {}
     for temperature in temperatures(config):
-        values = config.to_dict()
-        values["student"]["temperature"] = temperature
-        candidates[temperature] = distil(ml_collections.ConfigDict(values), context, workdir)
+        at_temperature = with_overrides(config, {"student.temperature": temperature})
+        candidates[temperature] = distil(at_temperature, context, workdir)
     chosen = select_temperature(
         {t: result[0]["val"]["worst1_accuracy"] for t, result in candidates.items()}
     )

@@ -37,7 +37,7 @@ from tf_robust_distill.data.input_pipeline import RESERVED_KEYS
 from tf_robust_distill.distribute import get_strategy
 from tf_robust_distill.objectives import StandardModel
 from tf_robust_distill.objectives.slam import RobustLossModel, SLaMModel
-from tf_robust_distill.objectives.vid import FEATURES_LAYER, VIDModel
+from tf_robust_distill.objectives.vid import VIDModel
 from tf_robust_distill.objectives.weighted import DebiasingWeightUpdate, WeightedModel
 from tf_robust_distill.optim import make_optimizer
 from tf_robust_distill.pipeline import job
@@ -331,19 +331,15 @@ class LabeledStage:
     reports: dict
 
     def teacher_features(self, context, batch_size):
-        """The teacher's "features" layer on the whole training set [N, D], one cached inference.
-
-        `TeacherLabels` stores any bulk output of a model with its weights' fingerprint;
-        here the output is the features rather than the logits.
-        """
-        extractor = keras.Model(self.teacher.input, self.teacher.get_layer(FEATURES_LAYER).output)
-        return data.TeacherLabels.from_model(
-            extractor,
+        """The teacher's "features" layer on the whole training set [N, D], one cached inference."""
+        return data.TeacherFeatures.from_model(
+            self.teacher,
             context.splits.train,
+            kind="features",
             num_examples=len(context.splits.train_labels),
-            cache_path=os.path.join(self.teacher_directory, "teacher_features", "train.npz"),
+            cache_path=os.path.join(self.teacher_directory, "teacher_labels", "train_features.npz"),
             batch_size=batch_size,
-        ).logits
+        ).values
 
 
 def labeled_stage(config, context, root):
