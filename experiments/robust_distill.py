@@ -216,19 +216,16 @@ def main(argv):
     if unknown:
         raise app.UsageError(f"unknown parts {sorted(unknown)}; choose from {sorted(parts)}")
     planned = [cell for part in _PARTS.value for cell in parts[part](config.grid)]
-    for number, cell in enumerate(planned, 1):
-        print(f"[{number}/{len(planned)}] {cell}", flush=True)
+
+    def compute(cell):
         chosen = None
         if cell["part"] == "table" and cell["repeat"] > 0:
             chosen = grid.result({**cell, "repeat": 0})["student"]["temperature"]
-        grid.run(cell, lambda cell=cell, chosen=chosen: run_cell(config, cell, workdir, chosen))
-    records = grid.records()
-    text = summary(records, config.grid, workdir)
-    with open(os.path.join(workdir, "summary.md"), "w") as handle:
-        handle.write(text)
-    reporting.write_json(
-        [{"cell": c, "result": r} for c, r in records], os.path.join(workdir, "summary.json")
-    )
+        return run_cell(config, cell, workdir, chosen)
+
+    grid.run_all(planned, compute)
+    text = summary(grid.records(), config.grid, workdir)
+    grid.write_summary(text)
     print(text)
 
 

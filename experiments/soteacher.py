@@ -102,17 +102,9 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     config, workdir = _CONFIG.value, _WORKDIR.value
     grid = Grid(workdir)
-    planned = list(cells(config.grid))
-    for number, cell in enumerate(planned, 1):
-        print(f"[{number}/{len(planned)}] {cell}", flush=True)
-        grid.run(cell, lambda cell=cell: run_cell(config, cell, workdir))
-    records = grid.records()
-    text = summary(records, config.grid)
-    with open(os.path.join(workdir, "summary.md"), "w") as handle:
-        handle.write(text)
-    reporting.write_json(
-        [{"cell": c, "result": r} for c, r in records], os.path.join(workdir, "summary.json")
-    )
+    grid.run_all(list(cells(config.grid)), lambda cell: run_cell(config, cell, workdir))
+    text = summary(grid.records(), config.grid)
+    grid.write_summary(text)
     print(text)
 
 

@@ -28,6 +28,7 @@ class Grid:
     """The cells of one experiment grid stored under `workdir`."""
 
     def __init__(self, workdir):
+        self.workdir = workdir
         self.directory = os.path.join(workdir, "cells")
 
     def path(self, cell):
@@ -48,6 +49,20 @@ class Grid:
         result = compute()
         write_json({"cell": cell, "result": result}, self.path(cell))
         return result
+
+    def run_all(self, cells, compute):
+        """`run` every cell in order, printing progress; `compute(cell)` makes a result."""
+        for number, cell in enumerate(cells, 1):
+            status = "stored" if self.done(cell) else "running"
+            print(f"[{number}/{len(cells)}] {status}: {cell}", flush=True)
+            self.run(cell, lambda cell=cell: compute(cell))
+
+    def write_summary(self, text):
+        """WORKDIR/summary.md (`text`) and summary.json (every stored cell and result)."""
+        with open(os.path.join(self.workdir, "summary.md"), "w") as handle:
+            handle.write(text)
+        records = [{"cell": cell, "result": result} for cell, result in self.records()]
+        write_json(records, os.path.join(self.workdir, "summary.json"))
 
     def records(self):
         """Every stored (cell, result) pair, in file-name order."""

@@ -1,0 +1,281 @@
+r"""Distillation with unlabeled examples: objectives × labeled sizes × trials × soft/hard labels.
+
+  python -m experiments.unlabeled_distill --config=configs/unlabeled_distill.py:local \
+      --workdir=runs/unlabeled
+
+For every size N of the labeled set A a teacher and a student are trained on A once
+(stored under WORKDIR/runs/); every trial re-splits the rest into V and U, and every
+objective distils a student from the pre-trained one (weighted distillation §3.1.1,
+SLaM §4.1). Reports the test accuracy, mean ± standard error over the trials, per
+objective and labeled size, for soft and hard distillation: after the last epoch, and
+the best over the epochs as SLaM §4.2 does; beside the teacher and the student trained
+on A alone. Also compares debiasing weights estimated once with weights re-estimated
+during training (weighted paper §3.2, Figure 9). Writes WORKDIR/summary.md,
+WORKDIR/summary.json and WORKDIR/accuracy_vs_labeled.png. Each finished cell is stored
+under WORKDIR/cells at once; a rerun skips it.
+"""
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from absl import app, flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from tf_robust_distill import reporting  # noqa: E402
+from tf_robust_distill.grid import Grid, cell_key  # noqa: E402
+from tf_robust_distill.pipeline import unlabeled  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "configs/unlabeled_distill.py[:variant]")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the grid's cells and summary.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+LABELS = ("soft", "hard")
+COMPARISON_LABELS = "soft"
+DEBIASED = tuple(name for name, objective in unlabeled.OBJECTIVES.items() if objective.debiased)
+
+
+def _cell(num_labeled, labels, objective, trial, weights_every_n_epochs):
+    cell = {"num_labeled": num_labeled, "labels": labels, "objective": objective, "trial": trial}
+    if objective in DEBIASED:
+        cell["weights_every_n_epochs"] = weights_every_n_epochs
+    return cell
+
+
+def planned_cells(config):
+    """The grid's cells, each once: the main comparison, then weights once vs re-estimated.
+
+    A comparison cell equal to a main one (``weighted`` with the config's own schedule)
+    is the same cell, computed and stored once.
+    """
+    grid, schedule = config.grid, config.unlabeled.weights_every_n_epochs
+    cells = {}
+    for num_labeled in grid.num_labeled:
+        for labels in grid.labels:
+            for objective in grid.objectives:
+                for trial in grid.trials:
+                    cell = _cell(num_labeled, labels, objective, trial, schedule)
+                    cells.setdefault(cell_key(cell), cell)
+        for every in grid.weights_schedules:
+            for trial in grid.trials:
+                cell = _cell(num_labeled, COMPARISON_LABELS, "weighted", trial, every)
+                cells.setdefault(cell_key(cell), cell)
+    return list(cells.values())
+
+
+def cell_config(config, cell):
+    """`config` with the cell's objective, labeled size, trial and labels."""
+    config = config.copy_and_resolve_references()
+    settings = config.unlabeled
+    settings.num_labeled = cell["num_labeled"]
+    settings.trial = cell["trial"]
+    settings.objective = cell["objective"]
+    settings.hard_labels = cell["labels"] == "hard"
+    if "weights_every_n_epochs" in cell:
+        settings.weights_every_n_epochs = cell["weights_every_n_epochs"]
+    return config
+
+
+def check_grid(config, cells):
+    """Raise a ValueError for a bad grid value; reads no data, writes nothing."""
+    unknown = sorted(set(config.grid.labels) - set(LABELS))
+    if unknown:
+        raise ValueError(f"unknown labels {unknown}; grid.labels takes {', '.join(LABELS)}")
+    for cell in cells:
+        unlabeled.check_settings(cell_config(config, cell).unlabeled)
+
+
+def run_grid(config, workdir):
+    """Run (or resume) the grid of `config` in `workdir` and write its summary.
+
+    Every value is checked before anything is trained or written. A teacher and a
+    pre-trained student are trained (or loaded) for a labeled size the first time one
+    of its cells needs computing.
+
+    Returns:
+      the markdown summary.
+    """
+    cells = planned_cells(config)
+    check_grid(config, cells)
+    context = unlabeled.prepare(config, config.grid.num_labeled)
+    grid, stages, records = Grid(workdir), {}, []
+
+    def compute(trial_config):
+        num_labeled = trial_config.unlabeled.num_labeled
+        if num_labeled not in stages:
+            runs = os.path.join(workdir, "runs")
+            stages[num_labeled] = unlabeled.labeled_stage(trial_config, context, runs)
+        return unlabeled.run_trial(trial_config, context, stages[num_labeled])
+
+    for number, cell in enumerate(cells, 1):
+        print(f"[{number}/{len(cells)}] {cell}", flush=True)
+        trial_config = cell_config(config, cell)
+        records.append(
+            (cell, grid.run(cell, lambda trial_config=trial_config: compute(trial_config)))
+        )
+    text = summary(records, config)
+    with open(os.path.join(workdir, "summary.md"), "w") as handle:
+        handle.write(text)
+    reporting.write_json(
+        [{"cell": c, "result": r} for c, r in records], os.path.join(workdir, "summary.json")
+    )
+    plot_accuracy_vs_labeled(records, config, os.path.join(workdir, "accuracy_vs_labeled.png"))
+    return text
+
+
+def method_name(objective, weights_every_n_epochs=None):
+    """A row's name: the objective, and for debiased ones when the weights are estimated."""
+    if objective not in DEBIASED:
+        return objective
+    if weights_every_n_epochs is None:
+        return f"{objective} (weights once)"
+    if weights_every_n_epochs == 1:
+        return f"{objective} (weights every epoch)"
+    return f"{objective} (weights every {weights_every_n_epochs} epochs)"
+
+
+def final_accuracy(result):
+    return result["student"]["test"]["accuracy"]
+
+
+def best_accuracy(result):
+    return result["best_test_accuracy"]
+
+
+def grouped(records, value):
+    """{(labels, method): {num_labeled: [value(result) per trial]}}."""
+    groups = {}
+    for cell, result in records:
+        method = method_name(cell["objective"], cell.get("weights_every_n_epochs"))
+        by_size = groups.setdefault((cell["labels"], method), {})
+        by_size.setdefault(cell["num_labeled"], []).append(value(result))
+    return groups
+
+
+def reference_accuracies(records, value):
+    """{num_labeled: value(result)} from the first cell of each size (teacher, student on A)."""
+    references = {}
+    for cell, result in records:
+        references.setdefault(cell["num_labeled"], value(result))
+    return references
+
+
+REFERENCES = (
+    ("teacher", lambda result: result["teacher"]["test"]["accuracy"]),
+    ("student on A", lambda result: result["pretrained_student"]["test"]["accuracy"]),
+)
+REFERENCE_STYLES = {"teacher": ("--", "black", "*"), "student on A": (":", "gray", "x")}
+
+
+def main_methods(config):
+    """The rows of the main tables, in the grid's order of objectives."""
+    return [
+        method_name(objective, config.unlabeled.weights_every_n_epochs)
+        for objective in config.grid.objectives
+    ]
+
+
+def accuracy_table(records, config, labels, methods, value):
+    """Markdown: teacher, pre-trained student and `methods` × labeled sizes, in %."""
+    sizes = config.grid.num_labeled
+    rows = []
+    for name, reference in REFERENCES:
+        accuracies = reference_accuracies(records, reference)
+        rows.append(
+            [name, *(f"{100 * accuracies[n]:.2f}" if n in accuracies else "" for n in sizes)]
+        )
+    groups = grouped(records, value)
+    for method in methods:
+        by_size = groups.get((labels, method), {})
+        rows.append(
+            [
+                method,
+                *(
+                    reporting.format_mean([100 * v for v in by_size[n]], digits=2)
+                    if n in by_size
+                    else ""
+                    for n in sizes
+                ),
+            ]
+        )
+    return reporting.markdown_rows(["method", *(str(n) for n in sizes)], rows)
+
+
+def summary(records, config):
+    """Markdown tables of the stored cells: test accuracy (%) per method and labeled size."""
+    methods = main_methods(config)
+    comparison = [method_name("weighted", every) for every in config.grid.weights_schedules]
+    sections = [
+        "Test accuracy (%), mean ± standard error (number of trials); teacher and student on A "
+        "are trained once per labeled size.\n"
+    ]
+    for title, value in (("after the last epoch", final_accuracy), ("best epoch", best_accuracy)):
+        for labels in config.grid.labels:
+            sections.append(f"\n## {labels} labels, {title}\n\n")
+            sections.append(accuracy_table(records, config, labels, methods, value))
+    sections.append(
+        f"\n## Debiasing weights estimated once vs during training "
+        f"(weighted paper Figure 9), {COMPARISON_LABELS} labels, after the last epoch\n\n"
+    )
+    sections.append(accuracy_table(records, config, COMPARISON_LABELS, comparison, final_accuracy))
+    return "".join(sections)
+
+
+def plot_accuracy_vs_labeled(records, config, path):
+    """Test accuracy after the last epoch vs the size of A, one panel per kind of labels."""
+    sizes = list(config.grid.num_labeled)
+    panels = list(config.grid.labels)
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(6.0 * len(panels) + 2.5, 4.8), sharey=True, squeeze=False
+    )
+    groups = grouped(records, final_accuracy)
+    markers = "osD^vP*Xhp<>"
+    for axis, labels in zip(axes[0], panels, strict=True):
+        for name, reference in REFERENCES:
+            accuracies = reference_accuracies(records, reference)
+            present = [n for n in sizes if n in accuracies]
+            linestyle, color, marker = REFERENCE_STYLES[name]
+            axis.plot(
+                present,
+                [100 * accuracies[n] for n in present],
+                linestyle=linestyle,
+                color=color,
+                marker=marker,
+                markersize=9,
+                linewidth=2,
+                label=name,
+            )
+        for index, method in enumerate(main_methods(config)):
+            by_size = groups.get((labels, method), {})
+            present = [n for n in sizes if n in by_size]
+            stats = [reporting.mean_and_stderr([100 * v for v in by_size[n]]) for n in present]
+            axis.errorbar(
+                present,
+                [mean for mean, _ in stats],
+                yerr=[stderr for _, stderr in stats],
+                marker=markers[index % len(markers)],
+                capsize=3,
+                label=method,
+            )
+        axis.set_title(f"{labels} labels")
+        axis.set_xlabel("labeled examples (size of A)")
+        axis.set_xticks(sizes)
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("student test accuracy (%)")
+    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9)
+    figure.suptitle(f"Distillation with unlabeled examples on {config.dataset.name}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    print(run_grid(_CONFIG.value, _WORKDIR.value))
+
+
+if __name__ == "__main__":
+    app.run(main)
