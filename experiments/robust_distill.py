@@ -168,14 +168,14 @@ def tradeoff_summary(records, workdir):
         )
     text = "\nTrade-off grid (L^tdf teacher α^t, L^tdf student α^s; test):\n\n"
     text += reporting.markdown_rows(["α^t", "α^s", "worst-class", "balanced"], rows)
-    groups = {"teachers": [], "trade-off students": [], "baselines (std teacher)": []}
+    groups = {"teachers": [], "trade-off students (α^t/α^s)": [], "baselines (std teacher)": []}
     for (alpha_t, alpha_s), results in points.items():
         role = "teacher" if alpha_s == TEACHER_ROW else "student"
         worst, balanced = mean_scores(results, role, "test")
         if role == "teacher":
             groups["teachers"].append((balanced, worst, f"α^t={alpha_t}"))
         else:
-            groups["trade-off students"].append((balanced, worst, f"{alpha_t}/{alpha_s}"))
+            groups["trade-off students (α^t/α^s)"].append((balanced, worst, f"{alpha_t}/{alpha_s}"))
     for cell, result in records:
         if (
             cell["part"] == "table"
