@@ -210,7 +210,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     config, workdir = _CONFIG.value, _WORKDIR.value
-    grid = Grid(workdir)
+    grid = Grid(workdir, config)
     parts = {"table": table_cells, "tradeoff": tradeoff_cells}
     unknown = set(_PARTS.value) - set(parts)
     if unknown:

@@ -101,7 +101,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     config, workdir = _CONFIG.value, _WORKDIR.value
-    grid = Grid(workdir)
+    grid = Grid(workdir, config)
     grid.run_all(list(cells(config.grid)), lambda cell: run_cell(config, cell, workdir))
     text = summary(grid.records(), config.grid)
     grid.write_summary(text)

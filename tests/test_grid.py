@@ -2,6 +2,7 @@
 
 import pytest
 
+from configs import soteacher
 from tf_robust_distill.grid import Grid, cell_key
 
 
@@ -34,3 +35,16 @@ def test_cell_key_is_stable_and_distinguishes_cells():
     assert cell_key(a) == cell_key(dict(reversed(list(a.items()))))
     assert cell_key(a) != cell_key({**a, "seed": 2})
     assert "/" not in cell_key({"dataset": "npz:/tmp/x.npz"})
+
+
+def test_a_rerun_with_other_settings_is_refused(tmp_path):
+    config = soteacher.get_config("smoke")
+    Grid(tmp_path, config)
+    grown = soteacher.get_config("smoke")
+    grown.grid.seeds = (0, 1, 2)
+    grown.verbose = 0
+    Grid(tmp_path, grown)
+    changed = soteacher.get_config("smoke")
+    changed.train.epochs = 5
+    with pytest.raises(ValueError, match=r"sections \['train'\] differ"):
+        Grid(tmp_path, changed)

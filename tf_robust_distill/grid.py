@@ -24,12 +24,44 @@ def cell_key(cell):
     return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
-class Grid:
-    """The cells of one experiment grid stored under `workdir`."""
+UNSHARED_SECTIONS = ("grid", "verbose")
 
-    def __init__(self, workdir):
+
+class Grid:
+    """The cells of one experiment grid stored under `workdir`.
+
+    Args:
+      workdir: where the cells live.
+      config: the experiment's ConfigDict. Its settings (all but the ``grid`` section,
+        which may grow, and ``verbose``) are stored on first use; a rerun with other
+        settings raises a ValueError instead of mixing their cells.
+    """
+
+    def __init__(self, workdir, config=None):
         self.workdir = workdir
         self.directory = os.path.join(workdir, "cells")
+        if config is not None:
+            self.check_settings(config)
+
+    def check_settings(self, config):
+        settings = {
+            key: value for key, value in config.to_dict().items() if key not in UNSHARED_SECTIONS
+        }
+        settings = json.loads(json.dumps(settings, default=str))
+        path = os.path.join(self.workdir, "grid_config.json")
+        if not os.path.exists(path):
+            write_json(settings, path)
+            return
+        with open(path) as handle:
+            stored = json.load(handle)
+        if stored != settings:
+            changed = sorted(
+                key for key in {*stored, *settings} if stored.get(key) != settings.get(key)
+            )
+            raise ValueError(
+                f"{self.workdir} holds cells of a run with other settings (sections {changed} "
+                "differ); use another workdir, or the settings stored in grid_config.json."
+            )
 
     def path(self, cell):
         return os.path.join(self.directory, cell_key(cell) + ".json")
