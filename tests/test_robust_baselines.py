@@ -4,19 +4,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import NUM_CLASSES, tiny_net
 
 from tf_robust_distill.objectives.adaptive import AdaAlphaModel, AdaMarginModel, adamargin_loss
 from tf_robust_distill.objectives.group_dro import GroupDROModel
 from tf_robust_distill.objectives.robust import MultiplierUpdate
-
-NUM_CLASSES = 3
-
-
-def _net(seed=1):
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((5,))
-    hidden = keras.layers.Dense(8, activation="relu")(inputs)
-    return keras.Model(inputs, keras.layers.Dense(NUM_CLASSES)(hidden))
 
 
 def _data(n=70, seed=0):
@@ -44,11 +36,11 @@ def _memberships(targets, distill):
 def test_group_dro_step_follows_sagawa_algorithm_1(distill):
     """q ∝ q exp(η L_g) from the batch's per-class losses, then SGD on Σ_g q_g L_g."""
     x, targets = _data(n=16)
-    model = GroupDROModel(_net(), distill=distill, step_size=0.7)
+    model = GroupDROModel(tiny_net(), distill=distill, step_size=0.7)
     model.compile(optimizer=keras.optimizers.SGD(0.5))
     history = model.fit(tf.data.Dataset.from_tensors((x, targets)), epochs=1, verbose=0).history
 
-    backbone = _net()
+    backbone = tiny_net()
     memberships = _memberships(targets, distill)
     xent = -_log_softmax(backbone(x).numpy().astype(np.float64))
     group_losses = (memberships * xent).sum(axis=0) / memberships.sum(axis=0)
@@ -69,7 +61,7 @@ def test_group_dro_step_follows_sagawa_algorithm_1(distill):
 
 
 def test_group_dro_evaluation_leaves_q_alone():
-    model = GroupDROModel(_net(), step_size=0.7)
+    model = GroupDROModel(tiny_net(), step_size=0.7)
     model.compile(optimizer="sgd")
     model.evaluate(_dataset(), verbose=0)
     np.testing.assert_allclose(model.multipliers.current(), np.full(NUM_CLASSES, 1 / 3), rtol=1e-6)
@@ -78,7 +70,7 @@ def test_group_dro_evaluation_leaves_q_alone():
 def test_group_dro_with_validation_updates_q_from_the_callback_only():
     x_val, val_targets = _data(n=30, seed=5)
     validation = tf.data.Dataset.from_tensor_slices((x_val, val_targets)).batch(8)
-    model = GroupDROModel(_net(), step_size=0.9, use_validation=True)
+    model = GroupDROModel(tiny_net(), step_size=0.9, use_validation=True)
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     callback = MultiplierUpdate(validation, every_n_steps=2)
     model.fit(_dataset(n=64), epochs=1, verbose=0, callbacks=[callback])  # updates at steps 0, 2
@@ -109,12 +101,12 @@ def _per_example(model, targets, logits):
 
 def test_adamargin_loss_matches_transcription():
     x, targets = _data(n=20)
-    logits = _net()(x).numpy().astype(np.float64)
+    logits = tiny_net()(x).numpy().astype(np.float64)
     labels, probs = targets["label"], targets["teacher_probs"].astype(np.float64)
     margin = 1.0 - _teacher_margin(labels, probs)
     shifted = logits - margin[:, None] * np.eye(NUM_CLASSES)[labels]
     expected = -(probs * _log_softmax(shifted)).sum(axis=1)
-    model = AdaMarginModel(_net())
+    model = AdaMarginModel(tiny_net())
     np.testing.assert_allclose(
         _per_example(model, targets, logits.astype(np.float32)), expected, rtol=1e-5
     )
@@ -135,14 +127,14 @@ def test_adamargin_minimizer_boosts_the_label_by_the_margin():
 
 def test_adaalpha_loss_matches_transcription():
     x, targets = _data(n=20)
-    logits = _net()(x).numpy().astype(np.float64)
+    logits = tiny_net()(x).numpy().astype(np.float64)
     labels, probs = targets["label"], targets["teacher_probs"].astype(np.float64)
     mix = np.maximum(_teacher_margin(labels, probs), 0.0)
     assert 0 < np.count_nonzero(mix) < len(mix), "the data should exercise both branches"
     log_probs = _log_softmax(logits)
     hard = -log_probs[np.arange(20), labels]
     soft = -(probs * log_probs).sum(axis=1)
-    model = AdaAlphaModel(_net())
+    model = AdaAlphaModel(tiny_net())
     np.testing.assert_allclose(
         _per_example(model, targets, logits.astype(np.float32)),
         (1 - mix) * hard + mix * soft,
@@ -153,10 +145,10 @@ def test_adaalpha_loss_matches_transcription():
 @pytest.mark.parametrize(
     "make_model",
     [
-        lambda: GroupDROModel(_net(), step_size=1.0),
-        lambda: GroupDROModel(_net(), distill=True, step_size=1.0),
-        lambda: AdaMarginModel(_net()),
-        lambda: AdaAlphaModel(_net()),
+        lambda: GroupDROModel(tiny_net(), step_size=1.0),
+        lambda: GroupDROModel(tiny_net(), distill=True, step_size=1.0),
+        lambda: AdaMarginModel(tiny_net()),
+        lambda: AdaAlphaModel(tiny_net()),
     ],
     ids=["group_dro", "group_dro_distill", "adamargin", "adaalpha"],
 )
@@ -175,15 +167,15 @@ def test_jit_compile_gives_the_same_weights(make_model):
     "model",
     [
         lambda: GroupDROModel(
-            _net(),
+            tiny_net(),
             distill=True,
             step_size=0.3,
             use_validation=True,
             validation_labels="teacher",
             risk="xent",
         ),
-        lambda: AdaMarginModel(_net()),
-        lambda: AdaAlphaModel(_net()),
+        lambda: AdaMarginModel(tiny_net()),
+        lambda: AdaAlphaModel(tiny_net()),
     ],
     ids=["group_dro", "adamargin", "adaalpha"],
 )
@@ -205,4 +197,4 @@ def test_config_round_trip(model):
 )
 def test_group_dro_bad_hyperparameters_are_value_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        GroupDROModel(_net(), **kwargs)
+        GroupDROModel(tiny_net(), **kwargs)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import NUM_CLASSES, tiny_net
 
 from tf_robust_distill.objectives.balanced import (
     BalancedModel,
@@ -11,15 +12,6 @@ from tf_robust_distill.objectives.balanced import (
     class_priors_from_probs,
 )
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
-
-NUM_CLASSES = 3
-
-
-def _net(seed=1):
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((5,))
-    hidden = keras.layers.Dense(8, activation="relu")(inputs)
-    return keras.Model(inputs, keras.layers.Dense(NUM_CLASSES)(hidden))
 
 
 def _data(n=70, seed=0):
@@ -78,7 +70,7 @@ def test_class_priors_are_label_frequencies_and_teacher_marginals():
 def test_balanced_loss_is_eq_9_with_inverse_priors(distill):
     x, targets = _data(n=12)
     priors = _priors(distill)
-    model = BalancedModel(_net(), distill=distill, class_priors=priors)
+    model = BalancedModel(tiny_net(), distill=distill, class_priors=priors)
     logits = model.backbone(x).numpy()
     probs = targets["teacher_probs"] if distill else np.eye(NUM_CLASSES)[targets["label"]]
     np.testing.assert_allclose(
@@ -93,11 +85,11 @@ def test_alpha_zero_is_balanced_and_alpha_one_is_robust(distill):
     x, targets = _data(n=12)
     priors = _priors(distill)
     lam = np.array([0.7, 0.2, 0.1])
-    logits = _net()(x).numpy()
-    balanced = BalancedModel(_net(), distill=distill, class_priors=priors)
+    logits = tiny_net()(x).numpy()
+    balanced = BalancedModel(tiny_net(), distill=distill, class_priors=priors)
     probs = targets["teacher_probs"] if distill else np.eye(NUM_CLASSES)[targets["label"]]
     for alpha in (0.0, 0.4, 1.0):
-        model = RobustModel(_net(), distill=distill, class_priors=priors, alpha=alpha)
+        model = RobustModel(tiny_net(), distill=distill, class_priors=priors, alpha=alpha)
         _set_multipliers(model, lam)
         beta = (1 - alpha) / NUM_CLASSES + alpha * lam
         expected = _margin_loss_eq9(probs, logits.astype(np.float64), beta / priors)
@@ -134,7 +126,7 @@ def test_multiplier_update_follows_algorithms_1_to_3(validation_labels, risk, al
     x_val, val_targets = _data(n=30, seed=5)
     validation = tf.data.Dataset.from_tensor_slices((x_val, val_targets)).batch(7)
     model = RobustModel(
-        _net(),
+        tiny_net(),
         distill=True,
         class_priors=_priors(True),
         alpha=alpha,
@@ -168,7 +160,9 @@ def test_multiplier_update_follows_algorithms_1_to_3(validation_labels, risk, al
 def test_multipliers_are_logged_every_epoch_and_rise_on_the_worst_class():
     x_val, val_targets = _data(n=30, seed=5)
     validation = tf.data.Dataset.from_tensor_slices((x_val, val_targets)).batch(16)
-    model = RobustModel(_net(), class_priors=_priors(False), step_size=1.0, average_iterates=True)
+    model = RobustModel(
+        tiny_net(), class_priors=_priors(False), step_size=1.0, average_iterates=True
+    )
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     history = model.fit(
         _dataset(), epochs=2, verbose=0, callbacks=[MultiplierUpdate(validation)]
@@ -187,7 +181,7 @@ def test_multipliers_are_logged_every_epoch_and_rise_on_the_worst_class():
 
 def test_multipliers_survive_keras_save_and_load(tmp_path):
     model = RobustModel(
-        _net(), distill=True, class_priors=_priors(True), alpha=0.7, average_iterates=True
+        tiny_net(), distill=True, class_priors=_priors(True), alpha=0.7, average_iterates=True
     )
     model.compile(optimizer="adam")
     model.fit(_dataset(), epochs=1, verbose=0)
@@ -215,7 +209,7 @@ def test_validation_set_missing_a_class_fails_before_training():
     validation = tf.data.Dataset.from_tensor_slices(
         (x_val[keep], {key: value[keep] for key, value in val_targets.items()})
     ).batch(8)
-    model = RobustModel(_net(), class_priors=_priors(False))
+    model = RobustModel(tiny_net(), class_priors=_priors(False))
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     before = [w.copy() for w in model.get_weights()]
     with pytest.raises(ValueError, match=r"classes \[2\]"):
@@ -230,7 +224,7 @@ def test_teacher_validation_needs_teacher_probs_in_the_validation_data():
         8
     )
     model = RobustModel(
-        _net(), distill=True, class_priors=_priors(True), validation_labels="teacher"
+        tiny_net(), distill=True, class_priors=_priors(True), validation_labels="teacher"
     )
     model.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="'teacher_probs'"):
@@ -238,7 +232,7 @@ def test_teacher_validation_needs_teacher_probs_in_the_validation_data():
 
 
 def test_multiplier_update_refuses_a_model_without_multipliers():
-    model = BalancedModel(_net(), class_priors=_priors(False))
+    model = BalancedModel(tiny_net(), class_priors=_priors(False))
     model.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="RobustModel"):
         model.fit(_dataset(), epochs=1, verbose=0, callbacks=[MultiplierUpdate(_dataset())])
@@ -262,7 +256,7 @@ def test_multiplier_update_refuses_a_model_without_multipliers():
 def test_bad_hyperparameters_are_value_errors(kwargs, match):
     kwargs = {"class_priors": _priors(True), "distill": True, **kwargs}
     with pytest.raises(ValueError, match=match):
-        RobustModel(_net(), **kwargs)
+        RobustModel(tiny_net(), **kwargs)
 
 
 @pytest.mark.parametrize("every_n_steps", [0, 2.5])
@@ -278,9 +272,9 @@ def test_jit_compile_gives_the_same_weights(make_model):
 
     def train(jit):
         if make_model == "balanced":
-            model, callbacks = BalancedModel(_net(), class_priors=_priors(False)), []
+            model, callbacks = BalancedModel(tiny_net(), class_priors=_priors(False)), []
         else:
-            model = RobustModel(_net(), class_priors=_priors(False), step_size=1.0)
+            model = RobustModel(tiny_net(), class_priors=_priors(False), step_size=1.0)
             callbacks = [MultiplierUpdate(validation, every_n_steps=2)]
         model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=jit)
         model.fit(_dataset(), epochs=1, verbose=0, callbacks=callbacks)

@@ -4,20 +4,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import NUM_CLASSES, tiny_net
 
 from tf_robust_distill.objectives.balanced import class_priors_from_probs
 from tf_robust_distill.objectives.group_dro import GroupDROModel
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
-
-NUM_CLASSES = 3
-# Collective keys reserved per strategy: far more than the collectives one test traces.
-
-
-def _net(seed=1):
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((5,))
-    hidden = keras.layers.Dense(8, activation="relu")(inputs)
-    return keras.Model(inputs, keras.layers.Dense(NUM_CLASSES)(hidden))
 
 
 def _dataset(n, batch_size, seed):
@@ -58,7 +49,7 @@ def test_robust_model_with_multiplier_updates(two_cpu_strategy, validation_label
 
     def make_model():
         return RobustModel(
-            _net(),
+            tiny_net(),
             distill=True,
             class_priors=priors,
             step_size=2.0,
@@ -77,7 +68,7 @@ def test_robust_model_with_multiplier_updates(two_cpu_strategy, validation_label
 @pytest.mark.parametrize("distill", [False, True])
 def test_group_dro_online_updates(two_cpu_strategy, distill):
     def make_model():
-        return GroupDROModel(_net(), distill=distill, step_size=1.0)
+        return GroupDROModel(tiny_net(), distill=distill, step_size=1.0)
 
     _assert_same(
         _train(tf.distribute.get_strategy(), make_model), _train(two_cpu_strategy, make_model)

@@ -4,20 +4,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import NUM_CLASSES, tiny_net
 
 from tf_robust_distill.objectives.consistency import consistency_weight
 from tf_robust_distill.objectives.lipschitz import lipschitz_upper_bound
 from tf_robust_distill.objectives.soteacher import ConsistencyWeightScheduler, SoTeacherModel
 from tf_robust_distill.objectives.standard import StandardModel
-
-NUM_CLASSES = 3
-
-
-def _net(seed=1):
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((5,))
-    hidden = keras.layers.Dense(8, activation="relu")(inputs)
-    return keras.Model(inputs, keras.layers.Dense(NUM_CLASSES)(hidden))
 
 
 def _data(n):
@@ -35,7 +27,7 @@ def _dataset(n, batch_size=8, reshuffle=True):
 
 def _model(n, lipschitz_weight=0.01, **kwargs):
     kwargs = {"consistency_weight_max": 2.0, "schedule": "linear", **kwargs}
-    model = SoTeacherModel(_net(), lipschitz_weight, num_train_examples=n, **kwargs)
+    model = SoTeacherModel(tiny_net(), lipschitz_weight, num_train_examples=n, **kwargs)
     model.compile(optimizer=keras.optimizers.SGD(0.5), metrics=["accuracy"])
     return model
 
@@ -90,7 +82,7 @@ def test_one_step_gradient_includes_consistency_and_lipschitz_terms():
     model.prediction_mean.assign(rng.dirichlet(np.ones(NUM_CLASSES), size=n))
     model.prediction_count.assign(rng.integers(0, 3, n))
     model.consistency_weight.assign(weight)
-    backbone = _net()
+    backbone = tiny_net()
     mean = model.prediction_mean.numpy()
     seen = (model.prediction_count.numpy() > 0).astype(np.float32)
     with tf.GradientTape() as tape:
@@ -113,7 +105,7 @@ def test_one_step_gradient_includes_consistency_and_lipschitz_terms():
 def test_first_epoch_has_no_consistency_term():
     """Resumed at an epoch where λ_CR = λ_max, a fresh buffer still gives CE + λ_LR·ℓ_LR."""
     n, lipschitz_weight = 20, 0.1
-    model = SoTeacherModel(_net(), lipschitz_weight, 1.0, num_train_examples=n, rampup_epochs=2)
+    model = SoTeacherModel(tiny_net(), lipschitz_weight, 1.0, num_train_examples=n, rampup_epochs=2)
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     history = model.fit(_dataset(n), initial_epoch=2, epochs=3, verbose=0).history
     assert history["consistency_weight"] == [1.0]
@@ -183,7 +175,7 @@ def test_keras_save_load_round_trip_with_float16_buffer(tmp_path):
 
 def test_jit_compile_gives_the_same_weights_and_buffer():
     def train(jit):
-        model = SoTeacherModel(_net(), 0.01, 1.0, "cosine", num_train_examples=20)
+        model = SoTeacherModel(tiny_net(), 0.01, 1.0, "cosine", num_train_examples=20)
         model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=jit)
         model.fit(_dataset(20), epochs=3, verbose=0)
         return model
@@ -212,7 +204,7 @@ def test_bad_hyperparameters_are_value_errors(kwargs, match):
         **kwargs,
     }
     with pytest.raises(ValueError, match=match):
-        SoTeacherModel(_net(), **kwargs)
+        SoTeacherModel(tiny_net(), **kwargs)
 
 
 def test_unsupported_layer_fails_at_construction_unless_lipschitz_is_off():
@@ -248,4 +240,4 @@ def test_dataset_without_index_is_a_value_error_naming_it():
 
 def test_scheduler_refuses_other_models():
     with pytest.raises(TypeError, match="SoTeacherModel"):
-        ConsistencyWeightScheduler().set_model(StandardModel(_net()))
+        ConsistencyWeightScheduler().set_model(StandardModel(tiny_net()))
