@@ -231,7 +231,9 @@ def plot_accuracy_vs_labeled(records, config, path):
         1, len(panels), figsize=(6.0 * len(panels) + 2.5, 4.8), sharey=True, squeeze=False
     )
     groups = grouped(records, final_accuracy)
-    markers = "osD^vP*Xhp<>"
+    markers = "osD^vPXhp<>d"
+    # tab10 without its gray, which the student on A uses.
+    colors = [color for index, color in enumerate(plt.get_cmap("tab10").colors) if index != 7]
     for axis, labels in zip(axes[0], panels, strict=True):
         for name, reference in REFERENCES:
             accuracies = reference_accuracies(records, reference)
@@ -256,6 +258,7 @@ def plot_accuracy_vs_labeled(records, config, path):
                 [mean for mean, _ in stats],
                 yerr=[stderr for _, stderr in stats],
                 marker=markers[index % len(markers)],
+                color=colors[index % len(colors)],
                 capsize=3,
                 label=method,
             )

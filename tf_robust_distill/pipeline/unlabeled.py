@@ -208,13 +208,8 @@ def steps_per_epoch(train, num_examples):
     return -(-num_examples // train.batch_size)
 
 
-def build_model(config, context, role, num_examples, make_model, checkpoint=None):
-    """``make_model(backbone)`` on a new ``config[role]`` net, compiled, in the strategy's scope.
-
-    Args:
-      num_examples: the size of the training set (for the learning-rate schedule).
-      checkpoint: weights loaded into the backbone before the model is built.
-    """
+def build_backbone(config, context, role, checkpoint=None):
+    """A new ``config[role]`` net (logits), with `checkpoint`'s weights if given."""
     role_config, splits = config[role], context.splits
     with context.strategy.scope():
         backbone = nets.get(
@@ -226,6 +221,16 @@ def build_model(config, context, role, num_examples, make_model, checkpoint=None
         )
         if checkpoint is not None:
             backbone.load_weights(checkpoint)
+    return backbone
+
+
+def build_model(config, context, backbone, make_model, num_examples):
+    """``make_model(backbone)`` compiled with ``config.train``'s optimizer, in the strategy's scope.
+
+    Args:
+      num_examples: the size of the training set (for the learning-rate schedule).
+    """
+    with context.strategy.scope():
         model = make_model(backbone)
         optimizer = make_optimizer(config.train, steps_per_epoch(config.train, num_examples))
         model.compile(optimizer=optimizer, metrics=["accuracy"])
@@ -288,12 +293,12 @@ def trained_on_labeled(role, config, context, split, root):
     directory = stored_directory(root, role, description)
     weights_path = os.path.join(directory, WEIGHTS_FILE)
     report_path = os.path.join(directory, REPORT_FILE)
-    keras.utils.set_random_seed(config.seed)
     if os.path.exists(report_path):
-        model = build_model(config, context, role, num_labeled, StandardModel, weights_path)
         with open(report_path) as handle:
-            return model.backbone, directory, json.load(handle)
-    model = build_model(config, context, role, num_labeled, StandardModel)
+            return build_backbone(config, context, role, weights_path), directory, json.load(handle)
+    keras.utils.set_random_seed(config.seed)
+    backbone = build_backbone(config, context, role)
+    model = build_model(config, context, backbone, StandardModel, num_labeled)
     fit(
         model,
         config,
@@ -302,14 +307,14 @@ def trained_on_labeled(role, config, context, split, root):
         epochs=config.unlabeled.labeled_epochs,
         seed=config.seed,
     )
-    report, _ = job.evaluate(model.backbone, context, config)
+    report, _ = job.evaluate(backbone, context, config)
     os.makedirs(directory, exist_ok=True)
     partial = os.path.join(directory, "partial." + WEIGHTS_FILE)
-    model.backbone.save_weights(partial)
+    backbone.save_weights(partial)
     os.replace(partial, weights_path)
     reporting.write_json(description, os.path.join(directory, "config.json"))
     reporting.write_json(report, report_path)
-    return model.backbone, directory, report
+    return backbone, directory, report
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -548,10 +553,9 @@ def distil(config, context, stage, training_set):
     model = build_model(
         config,
         context,
-        "student",
-        training_set.num_examples,
+        build_backbone(config, context, "student", stage.student_checkpoint),
         lambda backbone: objective.build(backbone, settings, training_set),
-        checkpoint=stage.student_checkpoint,
+        training_set.num_examples,
     )
     callbacks = [training_set.debiasing_update()] if objective.debiased else []
     history = fit(

@@ -1,0 +1,231 @@
+"""The unlabeled-distillation job on digits: grid, caches, the student's targets, its start."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+from scipy import special
+
+from configs import unlabeled_distill as unlabeled_config
+from experiments import unlabeled_distill as experiment
+from tf_robust_distill import data, estimators, nets, reporting
+from tf_robust_distill.grid import Grid
+from tf_robust_distill.pipeline import job, unlabeled
+
+
+def _smoke(**overrides):
+    config = unlabeled_config.get_config("smoke")
+    config.update_from_flattened_dict(overrides)
+    return config
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """The smoke grid (vanilla and SLaM, one trial, soft and hard, weights once vs every epoch)."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    return workdir, experiment.run_grid(_smoke(), str(workdir))
+
+
+def _files(directory):
+    return {
+        os.path.join(root, name): os.path.getmtime(os.path.join(root, name))
+        for root, _, names in os.walk(directory)
+        for name in names
+    }
+
+
+def _stage(workdir, config):
+    """The smoke grid's teacher and pre-trained student, loaded: nothing on disk is rewritten."""
+    stored = _files(workdir / "runs")
+    context = unlabeled.prepare(config)
+    stage = unlabeled.labeled_stage(config, context, str(workdir / "runs"))
+    assert {path: _files(workdir / "runs").get(path) for path in stored} == stored
+    assert stage.student_checkpoint in stored
+    return context, stage
+
+
+def test_smoke_grid_stores_every_cell_and_summarizes_them(smoke_run):
+    workdir, summary = smoke_run
+    records = Grid(workdir).records()
+    assert len(records) == len(experiment.planned_cells(_smoke())) == 6
+    assert (workdir / "summary.md").read_text() == summary
+    assert (workdir / "accuracy_vs_labeled.png").stat().st_size > 0
+    assert len(os.listdir(workdir / "runs")) == 2  # one teacher, one pre-trained student
+    for cell, result in records:
+        accuracy = result["student"]["test"]["accuracy"]
+        # The trajectory's last point is the model evaluated after training.
+        assert result["test_accuracy_per_epoch"][-1] == pytest.approx(accuracy, abs=1e-6)
+        assert result["best_test_accuracy"] == max(result["test_accuracy_per_epoch"])
+        assert result["student_training_size"] == 1078  # A ∪ V ∪ U: the whole training set
+        heading = (
+            "## Debiasing weights"
+            if cell["objective"] == "weighted"
+            else f"## {cell['labels']} labels, after the last epoch"
+        )
+        section = summary.split(heading, 1)[1].split("\n## ", 1)[0]
+        name = experiment.method_name(cell["objective"], cell.get("weights_every_n_epochs"))
+        cells_of_row = next(line for line in section.splitlines() if line.startswith(f"| {name} |"))
+        assert reporting.format_mean([100 * accuracy], digits=2) in cells_of_row
+    teacher = records[0][1]["teacher"]["test"]["accuracy"]
+    assert f"| teacher | {100 * teacher:.2f} |" in summary
+
+
+def test_a_rerun_recomputes_nothing(smoke_run, monkeypatch):
+    workdir, summary = smoke_run
+    before = _files(workdir / "cells") | _files(workdir / "runs")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a stored cell was recomputed")
+
+    monkeypatch.setattr(unlabeled, "run_trial", fail)
+    monkeypatch.setattr(unlabeled, "labeled_stage", fail)
+    assert experiment.run_grid(_smoke(), str(workdir)) == summary
+    assert _files(workdir / "cells") | _files(workdir / "runs") == before
+
+
+def test_weights_comparison_shares_the_main_weighted_cells():
+    config = _smoke(**{"grid.objectives": ("vanilla", "weighted")})
+    cells = experiment.planned_cells(config)
+    # 2 labels × 2 objectives, plus weighted re-estimated every epoch; "once" is a main cell.
+    assert len(cells) == 5
+    assert {cell.get("weights_every_n_epochs", "-") for cell in cells} == {"-", None, 1}
+
+
+def test_student_targets_are_aligned_with_the_examples(smoke_run):
+    workdir, _ = smoke_run
+    config = _smoke(**{"unlabeled.unlabeled_temperature": 2.0, "unlabeled.trial": 1})
+    context, stage = _stage(workdir, config)
+    split = unlabeled.trial_split(config, context)
+    training_set = unlabeled.StudentTrainingSet(context, split, stage, config.unlabeled, 256)
+    arrays = training_set.per_example(unlabeled.StudentTrainingSet.ARRAYS)
+
+    # Recomputed from the stored teacher, not from its cached bulk inference.
+    train_x = np.stack([x for x, _ in context.splits.train.as_numpy_iterator()])
+    labels = context.splits.train_labels
+    logits = stage.teacher.predict(train_x, verbose=0)
+    features_layer = keras.Model(stage.teacher.input, stage.teacher.get_layer("features").output)
+    features = features_layer.predict(train_x, verbose=0)
+    soft = special.softmax(logits.astype(np.float64) / 2.0, axis=1)
+    unlabeled_positions, validation = split.unlabeled_positions, split.validation_positions
+    estimator = estimators.TeacherAccuracyEstimator(0.5, 0.9).fit(
+        soft[validation], labels[validation]
+    )
+    alpha, topk = np.ones(len(labels)), np.ones_like(soft)
+    alpha[unlabeled_positions] = estimator.alpha(soft[unlabeled_positions])
+    topk[unlabeled_positions] = estimators.top_k_mask(
+        soft[unlabeled_positions], estimator.k(soft[unlabeled_positions])
+    )
+    entropy = -(soft * np.log(soft)).sum(axis=1)
+    weight = np.ones(len(labels))
+    weight[unlabeled_positions] = np.exp(
+        -entropy[unlabeled_positions] / entropy[unlabeled_positions].mean()
+    )
+
+    seen, unlabeled_flags = [], []
+    for x, targets in data.training_pipeline(
+        training_set.dataset, 100, seed=3, per_example=arrays
+    ).as_numpy_iterator():
+        position = training_set.positions[targets["index"]]
+        is_unlabeled = np.isin(position, unlabeled_positions)
+        np.testing.assert_array_equal(x, train_x[position])
+        np.testing.assert_array_equal(targets["label"], labels[position])
+        np.testing.assert_array_equal(targets["labeled"], 1.0 - is_unlabeled)
+        one_hot = np.eye(10)[labels[position]]
+        np.testing.assert_array_equal(
+            targets["teacher_probs"][~is_unlabeled], one_hot[~is_unlabeled]
+        )
+        np.testing.assert_allclose(
+            targets["teacher_probs"][is_unlabeled], soft[position][is_unlabeled], atol=1e-5
+        )
+        np.testing.assert_allclose(targets["alpha"], alpha[position], atol=1e-6)
+        np.testing.assert_array_equal(targets["topk"], topk[position])
+        np.testing.assert_allclose(targets["weight"], weight[position], atol=1e-5)
+        np.testing.assert_allclose(targets["teacher_features"], features[position], atol=1e-5)
+        seen.append(position)
+        unlabeled_flags.append(is_unlabeled)
+    seen = np.sort(np.concatenate(seen))
+    np.testing.assert_array_equal(seen, np.arange(len(labels)))  # A ∪ V ∪ U, each once
+    assert np.concatenate(unlabeled_flags).sum() == len(unlabeled_positions)
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_labeled_temperature_and_hard_labels(smoke_run, hard):
+    """t_A gives A the teacher's softmax(f/t_A) in soft distillation (SLaM App. D.5); V keeps
+    its true labels; hard distillation gives U the teacher's one-hot argmax and A its labels."""
+    workdir, _ = smoke_run
+    config = _smoke(
+        **{
+            "unlabeled.labeled_temperature": 0.5,
+            "unlabeled.hard_labels": hard,
+            "unlabeled.train_on_validation": False,
+        }
+    )
+    context, stage = _stage(workdir, config)
+    split = unlabeled.trial_split(config, context)
+    training_set = unlabeled.StudentTrainingSet(context, split, stage, config.unlabeled, 256)
+    positions, targets = training_set.positions, training_set.teacher_probs
+    logits = stage.teacher_labels.logits
+    labels = context.splits.train_labels
+    np.testing.assert_array_equal(
+        positions, np.sort(np.concatenate([split.labeled_positions, split.unlabeled_positions]))
+    )
+    is_labeled = np.isin(positions, split.labeled_positions)
+    if hard:
+        expected_unlabeled = np.eye(10)[logits[positions].argmax(axis=1)]
+        expected_labeled = np.eye(10)[labels[positions]]
+    else:
+        expected_unlabeled = special.softmax(logits[positions].astype(np.float64), axis=1)
+        expected_labeled = special.softmax(logits[positions].astype(np.float64) / 0.5, axis=1)
+    np.testing.assert_allclose(targets[is_labeled], expected_labeled[is_labeled], atol=1e-6)
+    np.testing.assert_allclose(targets[~is_labeled], expected_unlabeled[~is_labeled], atol=1e-6)
+
+
+def test_students_start_from_the_pretrained_checkpoint(smoke_run):
+    """With a learning rate of 1e-12 the distilled student ends where it started: the
+    pre-trained student's saved weights (not a new initialization)."""
+    workdir, _ = smoke_run
+    context, stage = _stage(workdir, _smoke())
+    config = _smoke(
+        **{"unlabeled.objective": "vid", "train.learning_rate": 1e-12, "train.epochs": 1}
+    )
+
+    def student_net():
+        student = config.student
+        return nets.get(
+            student.net, 10, context.splits.input_shape, **student.net_options.to_dict()
+        )
+
+    pretrained, fresh = student_net(), student_net()
+    pretrained.load_weights(stage.student_checkpoint)
+    predicted = job.predict_logits(pretrained, context.splits.test, 256).argmax(axis=1)
+    stored = stage.reports["pretrained_student"]["test"]["accuracy"]
+    assert np.mean(predicted == context.splits.test_labels) == pytest.approx(stored)
+
+    split = unlabeled.trial_split(config, context)
+    training_set = unlabeled.StudentTrainingSet(context, split, stage, config.unlabeled, 256)
+    model, _ = unlabeled.distil(config, context, stage, training_set)
+    for trained, start in zip(model.backbone.weights, pretrained.weights, strict=True):
+        np.testing.assert_allclose(trained.numpy(), start.numpy(), atol=1e-8)
+    assert not all(
+        np.allclose(start.numpy(), new.numpy())
+        for start, new in zip(pretrained.weights, fresh.weights, strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        ({"grid.objectives": ("vanilla", "magic")}, "unknown objective 'magic'"),
+        ({"grid.num_labeled": (300, 5000)}, "num_labeled must lie in"),
+        ({"unlabeled.validation_size": 900}, "validation_size must lie in"),
+        ({"grid.labels": ("soft", "warm")}, "unknown labels"),
+        ({"grid.weights_schedules": (0,)}, "weights_every_n_epochs"),
+        ({"unlabeled.unlabeled_temperature": 0.0}, "t_B"),
+    ],
+)
+def test_bad_config_fails_before_anything_is_written(tmp_path, overrides, match):
+    workdir = tmp_path / "run"
+    with pytest.raises(ValueError, match=match):
+        experiment.run_grid(_smoke(**overrides), str(workdir))
+    assert not workdir.exists()
