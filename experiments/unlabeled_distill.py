@@ -100,7 +100,7 @@ def run_grid(config, workdir):
     cells = planned_cells(config)
     check_grid(config, cells)
     context = unlabeled.prepare(config, config.grid.num_labeled)
-    grid, stages, records = Grid(workdir), {}, []
+    grid, stages, records = Grid(workdir, config), {}, []
 
     def compute(trial_config):
         num_labeled = trial_config.unlabeled.num_labeled
