@@ -30,6 +30,9 @@ _PARTS = flags.DEFINE_list(
     "Which parts of the grid to run: table, tradeoff (two "
     "processes may run one part each on the same workdir).",
 )
+_REPORT_ONLY = flags.DEFINE_bool(
+    "report_only", False, "Summarize the cells already stored in the workdir; train nothing."
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 STUDENTS = {name: (objective, labels) for name, objective, labels in TABLE_STUDENTS}
@@ -223,7 +226,8 @@ def main(argv):
             chosen = grid.result({**cell, "repeat": 0})["student"]["temperature"]
         return run_cell(config, cell, workdir, chosen)
 
-    grid.run_all(planned, compute)
+    if not _REPORT_ONLY.value:
+        grid.run_all(planned, compute)
     text = summary(grid.records(), config.grid, workdir)
     grid.write_summary(text)
     print(text)

@@ -19,6 +19,9 @@ from tf_robust_distill.grid import Grid, cell_key
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/soteacher.py[:variant]")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the grid's cells and summary.")
+_REPORT_ONLY = flags.DEFINE_bool(
+    "report_only", False, "Summarize the cells already stored in the workdir; train nothing."
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 SWEEPS = {
@@ -102,7 +105,8 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     config, workdir = _CONFIG.value, _WORKDIR.value
     grid = Grid(workdir, config)
-    grid.run_all(list(cells(config.grid)), lambda cell: run_cell(config, cell, workdir))
+    if not _REPORT_ONLY.value:
+        grid.run_all(list(cells(config.grid)), lambda cell: run_cell(config, cell, workdir))
     text = summary(grid.records(), config.grid)
     grid.write_summary(text)
     print(text)

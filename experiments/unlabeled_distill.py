@@ -30,6 +30,9 @@ from tf_robust_distill.pipeline import unlabeled  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/unlabeled_distill.py[:variant]")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the grid's cells and summary.")
+_REPORT_ONLY = flags.DEFINE_bool(
+    "report_only", False, "Summarize the cells already stored in the workdir; train nothing."
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 LABELS = ("soft", "hard")
@@ -87,10 +90,11 @@ def check_grid(config, cells):
         unlabeled.check_settings(cell_config(config, cell).unlabeled)
 
 
-def run_grid(config, workdir):
+def run_grid(config, workdir, report_only=False):
     """Run (or resume) the grid of `config` in `workdir` and write its summary.
 
-    Every value is checked before anything is trained or written. A teacher and a
+    Every value is checked before anything is trained or written. With `report_only`
+    the summary covers the cells already stored and nothing is trained. A teacher and a
     pre-trained student are trained (or loaded) for a labeled size the first time one
     of its cells needs computing.
 
@@ -110,6 +114,10 @@ def run_grid(config, workdir):
         return unlabeled.run_trial(trial_config, context, stages[num_labeled])
 
     for number, cell in enumerate(cells, 1):
+        if report_only:
+            if grid.done(cell):
+                records.append((cell, grid.result(cell)))
+            continue
         print(f"[{number}/{len(cells)}] {cell}", flush=True)
         trial_config = cell_config(config, cell)
         records.append(
@@ -277,7 +285,7 @@ def plot_accuracy_vs_labeled(records, config, path):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    print(run_grid(_CONFIG.value, _WORKDIR.value))
+    print(run_grid(_CONFIG.value, _WORKDIR.value, _REPORT_ONLY.value))
 
 
 if __name__ == "__main__":
