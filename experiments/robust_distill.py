@@ -16,24 +16,19 @@ WORKDIR/summary.md, summary.json and pareto.png; resumable (WORKDIR/cells).
 import os
 
 from absl import app, flags
-from ml_collections import config_flags
 
 from configs.robust_distill import TABLE_STUDENTS
+from experiments import grid_flags
 from tf_robust_distill import pipeline, reporting
 from tf_robust_distill.grid import Grid, cell_key, with_overrides
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "configs/robust_distill.py[:variant]")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the grid's cells and summary.")
 _PARTS = flags.DEFINE_list(
     "parts",
     ["table", "tradeoff"],
     "Which parts of the grid to run: table, tradeoff (two "
     "processes may run one part each on the same workdir).",
 )
-_REPORT_ONLY = flags.DEFINE_bool(
-    "report_only", False, "Summarize the cells already stored in the workdir; train nothing."
-)
-flags.mark_flags_as_required(["config", "workdir"])
+flags.mark_flags_as_required(grid_flags.REQUIRED)
 
 STUDENTS = {name: (objective, labels) for name, objective, labels in TABLE_STUDENTS}
 TEACHER_ROW = "teacher"
@@ -212,7 +207,7 @@ def summary(records, grid, workdir):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    config, workdir = _CONFIG.value, _WORKDIR.value
+    config, workdir = grid_flags.CONFIG.value, grid_flags.WORKDIR.value
     grid = Grid(workdir, config)
     parts = {"table": table_cells, "tradeoff": tradeoff_cells}
     unknown = set(_PARTS.value) - set(parts)
@@ -226,7 +221,7 @@ def main(argv):
             chosen = grid.result({**cell, "repeat": 0})["student"]["temperature"]
         return run_cell(config, cell, workdir, chosen)
 
-    if not _REPORT_ONLY.value:
+    if not grid_flags.REPORT_ONLY.value:
         grid.run_all(planned, compute)
     text = summary(grid.records(), config.grid, workdir)
     grid.write_summary(text)

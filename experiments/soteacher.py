@@ -12,17 +12,12 @@ summary.json; every cell's full results.json is under WORKDIR/runs/. Resumable.
 import os
 
 from absl import app, flags
-from ml_collections import config_flags
 
+from experiments import grid_flags
 from tf_robust_distill import pipeline, reporting
 from tf_robust_distill.grid import Grid, cell_key
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "configs/soteacher.py[:variant]")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the grid's cells and summary.")
-_REPORT_ONLY = flags.DEFINE_bool(
-    "report_only", False, "Summarize the cells already stored in the workdir; train nothing."
-)
-flags.mark_flags_as_required(["config", "workdir"])
+flags.mark_flags_as_required(grid_flags.REQUIRED)
 
 SWEEPS = {
     "lipschitz_weights": "lipschitz_weight",
@@ -103,9 +98,9 @@ def _row(result):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    config, workdir = _CONFIG.value, _WORKDIR.value
+    config, workdir = grid_flags.CONFIG.value, grid_flags.WORKDIR.value
     grid = Grid(workdir, config)
-    if not _REPORT_ONLY.value:
+    if not grid_flags.REPORT_ONLY.value:
         grid.run_all(list(cells(config.grid)), lambda cell: run_cell(config, cell, workdir))
     text = summary(grid.records(), config.grid)
     grid.write_summary(text)

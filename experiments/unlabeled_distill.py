@@ -22,18 +22,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
+from experiments import grid_flags  # noqa: E402
 from tf_robust_distill import reporting  # noqa: E402
 from tf_robust_distill.grid import Grid, cell_key  # noqa: E402
 from tf_robust_distill.pipeline import unlabeled  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "configs/unlabeled_distill.py[:variant]")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the grid's cells and summary.")
-_REPORT_ONLY = flags.DEFINE_bool(
-    "report_only", False, "Summarize the cells already stored in the workdir; train nothing."
-)
-flags.mark_flags_as_required(["config", "workdir"])
+flags.mark_flags_as_required(grid_flags.REQUIRED)
 
 LABELS = ("soft", "hard")
 COMPARISON_LABELS = "soft"
@@ -285,7 +280,7 @@ def plot_accuracy_vs_labeled(records, config, path):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    print(run_grid(_CONFIG.value, _WORKDIR.value, _REPORT_ONLY.value))
+    print(run_grid(grid_flags.CONFIG.value, grid_flags.WORKDIR.value, grid_flags.REPORT_ONLY.value))
 
 
 if __name__ == "__main__":
