@@ -145,23 +145,25 @@ def pareto_front(points):
 def plot_pareto(groups, path, selected=None, xlabel="balanced accuracy", ylabel="worst-class"):
     """Worst-class vs balanced accuracy: every group's points, the Pareto front of all.
 
+    Points are labeled when their group is small (at most 10) or they lie on the front.
+
     Args:
       groups: {legend label: [(x, y, point label), ...]}; a group named "teachers"
         is drawn with squares, the others with dots.
       selected: (x, y, label) of the point a selection rule chose, ringed and labeled.
     """
-    figure, axis = plt.subplots(figsize=(6.4, 4.6))
-    everything = []
+    figure, axis = plt.subplots(figsize=(7.2, 5.0))
+    everything = [(x, y) for points in groups.values() for x, y, _ in points]
+    front = [everything[i] for i in pareto_front(everything)]
     for name, points in groups.items():
         if not points:
             continue
-        xs, ys, labels = zip(*points, strict=True)
+        xs, ys, _ = zip(*points, strict=True)
         marker = "s" if name == "teachers" else "o"
         axis.scatter(xs, ys, marker=marker, s=36, label=name, alpha=0.85)
         for x, y, label in points:
-            axis.annotate(label, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-        everything += list(zip(xs, ys, strict=True))
-    front = [everything[i] for i in pareto_front(everything)]
+            if len(points) <= 10 or (x, y) in front:
+                axis.annotate(label, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
     axis.step(*zip(*front, strict=True), where="pre", color="gray", lw=1, label="Pareto front")
     if selected is not None:
         axis.scatter([selected[0]], [selected[1]], s=160, facecolors="none", edgecolors="red")
@@ -170,7 +172,7 @@ def plot_pareto(groups, path, selected=None, xlabel="balanced accuracy", ylabel=
             selected[:2],
             color="red",
             fontsize=8,
-            xytext=(6, -12),
+            xytext=(-40, -28),
             textcoords="offset points",
         )
     axis.set_xlabel(f"{xlabel} (test)")
