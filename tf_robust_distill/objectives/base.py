@@ -112,13 +112,15 @@ class DistillationModel(keras.Model):
         self.check_targets(targets, dict.fromkeys(("label", *self.required_targets)))
         with tf.GradientTape() as tape:
             logits, per_example = self.logits_and_loss(x, targets, training=True)
+            regularization = self.regularization_loss()
             total = tf.reduce_sum(per_example) / global_batch_size(per_example)
-            total += replica_share(self.regularization_loss())
+            total += replica_share(regularization)
             scaled = self.optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
         self.after_update(targets, logits)
-        return {**self.update_metrics(x, targets, logits, per_example), **self.state_logs()}
+        logs = self.update_metrics(x, targets, logits, per_example, regularization)
+        return {**logs, **self.state_logs()}
 
     def logits_and_loss(self, x, targets, training):
         """Float32 logits and the per-example loss from one forward pass.
@@ -149,16 +151,16 @@ class DistillationModel(keras.Model):
             logits, per_example = self.logits_and_loss(x, targets, training=False)
         else:
             logits, per_example = tf.cast(self(x, training=False), tf.float32), None
-        return self.update_metrics(x, targets, logits, per_example)
+        return self.update_metrics(x, targets, logits, per_example, self.regularization_loss())
 
-    def update_metrics(self, x, targets, logits, per_example):
+    def update_metrics(self, x, targets, logits, per_example, regularization):
         """Track the loss (objective + regularization) and the compiled metrics.
 
         Without the objective's targets (e.g. a student evaluated on a test set that
         carries only labels) no loss is reported rather than a meaningless 0.
         """
         if per_example is not None:
-            self.loss_tracker.update_state(per_example + self.regularization_loss())
+            self.loss_tracker.update_state(per_example + regularization)
         results = self.compute_metrics(x, targets["label"], logits)
         if per_example is None:
             results.pop(self.loss_tracker.name)
