@@ -12,6 +12,11 @@ Variants:
             batch 64, 240 epochs, decays x0.1 at 150/180/210, weight decay 5e-4,
             λ_LR = 1e-5, λ_CR^max = 1 (linear ramp over all epochs), KD α = 0.5, T = 4,
             crop+flip augmentation. Needs an accelerator.
+  tinyimagenet  App. D: ResNet-34 -> ResNet-18, SGD 0.1 momentum 0.9, batch 128, 90 epochs,
+            decays x0.1 at 30/60, weight decay 5e-4, λ_LR = 1e-6. Tiny-ImageNet is not in
+            TFDS: save it as tiny_imagenet.npz (x/y_train, x/y_test = its validation set)
+            or pass --config.dataset.name=npz:PATH. The paper's rotation augmentation and
+            the student's 10 extra epochs are not expressed here. Needs an accelerator.
 
 The grid is resumable: every finished (teacher objective, hyper-parameters, seed) cell
 is stored under WORKDIR/cells and a rerun skips it.
@@ -63,6 +68,20 @@ def get_config(arg="local"):
         config.train.decay_epochs = (150, 180, 210)
         config.grid.lipschitz_weights = (1e-6, 1e-5, 1e-4)
         config.grid.consistency_weights = (0.5, 1.0, 2.0)
+    elif arg == "tinyimagenet":
+        config.dataset.name = "npz:tiny_imagenet.npz"
+        config.dataset.augment = "crop_flip"
+        config.teacher.net = "resnet34"
+        config.student.net = "resnet18"
+        config.teacher.weight_decay = config.student.weight_decay = 5e-4
+        config.teacher.lipschitz_weight = 1e-6
+        config.train.epochs = 90
+        config.train.batch_size = 128
+        config.train.optimizer = "sgd"
+        config.train.learning_rate = 0.1
+        config.train.decay_epochs = (30, 60)
+        config.grid.lipschitz_weights = (1e-7, 1e-6, 1e-5)
+        config.grid.consistency_weights = (0.5, 1.0, 2.0)
     else:
-        raise ValueError(f"unknown variant {arg!r}; choose local, smoke or cifar100")
+        raise ValueError(f"unknown variant {arg!r}; choose local, smoke, cifar100 or tinyimagenet")
     return config
