@@ -38,6 +38,20 @@ def atomic_savez(path, **arrays):
     os.replace(handle.name, path)
 
 
+def check_cache(where, cached, fingerprint=None, num_examples=None):
+    """Refuse a cache (anything with .fingerprint and .num_examples) written by another
+    teacher or for a dataset of another size."""
+    if fingerprint is not None and cached.fingerprint != fingerprint:
+        raise ValueError(
+            f"{where} was written by a different teacher (weights fingerprint "
+            f"{cached.fingerprint[:12]}, this teacher {fingerprint[:12]}); delete it to recompute."
+        )
+    if num_examples is not None and cached.num_examples != num_examples:
+        raise ValueError(
+            f"{where} holds {cached.num_examples} examples, the dataset has {num_examples}"
+        )
+
+
 def softmax(logits, temperature=1.0):
     """softmax(f / T) along the last axis (float32)."""
     if not temperature > 0:
@@ -135,16 +149,7 @@ class TeacherLabels:
                 labels = cls(stored["logits"], str(stored["fingerprint"]))
             except ValueError as error:
                 raise ValueError(f"{where}: {error}") from error
-        if fingerprint is not None and labels.fingerprint != fingerprint:
-            raise ValueError(
-                f"{where} was written by a different teacher (weights fingerprint "
-                f"{labels.fingerprint[:12]}, this teacher {fingerprint[:12]}); "
-                "delete it to relabel."
-            )
-        if num_examples is not None and labels.num_examples != num_examples:
-            raise ValueError(
-                f"{where} holds {labels.num_examples} examples, the dataset has {num_examples}"
-            )
+        check_cache(where, labels, fingerprint, num_examples)
         if num_classes is not None and labels.num_classes != num_classes:
             raise ValueError(
                 f"{where} holds {labels.num_classes} classes, the teacher has {num_classes}"

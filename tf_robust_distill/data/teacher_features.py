@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_robust_distill.data.labels import atomic_savez, model_fingerprint
+from tf_robust_distill.data.labels import atomic_savez, check_cache, model_fingerprint
 from tf_robust_distill.losses.feature import attention_map
 
 FEATURES_LAYER = "features"
@@ -244,12 +244,7 @@ class TeacherFeatures:
                 )
             except ValueError as error:
                 raise ValueError(f"{where}: {error}") from error
-        if fingerprint is not None and features.fingerprint != fingerprint:
-            raise ValueError(
-                f"{where} was written by a different teacher (weights fingerprint "
-                f"{features.fingerprint[:12]}, this teacher {fingerprint[:12]}); "
-                "delete it to recompute."
-            )
+        check_cache(where, features, fingerprint)
         if (kind is not None and features.kind != kind) or (
             layers is not None and features.layers != tuple(layers)
         ):
@@ -258,8 +253,5 @@ class TeacherFeatures:
                 f"not its {kind or features.kind} of layers {list(layers or features.layers)}; "
                 "use another cache path."
             )
-        if num_examples is not None and features.num_examples != num_examples:
-            raise ValueError(
-                f"{where} holds {features.num_examples} examples, the dataset has {num_examples}"
-            )
+        check_cache(where, features, num_examples=num_examples)
         return features
