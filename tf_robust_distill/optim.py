@@ -49,6 +49,13 @@ class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+def steps_per_epoch(train_config, num_examples):
+    """Optimizer steps in one epoch over `num_examples` with the config's batching."""
+    if train_config.drop_remainder:
+        return num_examples // train_config.batch_size
+    return -(-num_examples // train_config.batch_size)
+
+
 def make_optimizer(train_config, steps_per_epoch):
     """An optimizer from a config's `train` section.
 

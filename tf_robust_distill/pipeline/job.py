@@ -19,7 +19,7 @@ from tf_robust_distill.data.labels import TeacherLabels
 from tf_robust_distill.distribute import get_strategy
 from tf_robust_distill.grid import with_overrides
 from tf_robust_distill.objectives import MultiplierUpdate
-from tf_robust_distill.optim import make_optimizer
+from tf_robust_distill.optim import make_optimizer, steps_per_epoch
 from tf_robust_distill.pipeline import objectives
 from tf_robust_distill.pipeline.evaluation import classification_report
 from tf_robust_distill.temperature import candidate_temperatures, select_temperature
@@ -84,10 +84,7 @@ def fit(role, config, context, workdir, arrays=None, seed=None):
     arrays = arrays or {}
     splits, role_config, train = context.splits, config[role], config.train
     num_train = len(splits.train_labels)
-    if train.drop_remainder:
-        steps = num_train // train.batch_size
-    else:
-        steps = -(-num_train // train.batch_size)
+    steps = steps_per_epoch(train, num_train)
     with context.strategy.scope():
         backbone = nets.get(
             role_config.net,

@@ -39,7 +39,7 @@ from tf_robust_distill.objectives import StandardModel
 from tf_robust_distill.objectives.slam import RobustLossModel, SLaMModel
 from tf_robust_distill.objectives.vid import VIDModel
 from tf_robust_distill.objectives.weighted import DebiasingWeightUpdate, WeightedModel
-from tf_robust_distill.optim import make_optimizer
+from tf_robust_distill.optim import make_optimizer, steps_per_epoch
 from tf_robust_distill.pipeline import job
 
 WEIGHTS_FILE = "backbone.weights.h5"
@@ -199,13 +199,6 @@ def trial_split(config, context):
     return data.split_labeled(
         context.splits.train, settings.num_labeled, settings.validation_size, settings.trial
     )
-
-
-def steps_per_epoch(train, num_examples):
-    """Optimizer steps in one epoch over `num_examples` with ``config.train``'s batching."""
-    if train.drop_remainder:
-        return num_examples // train.batch_size
-    return -(-num_examples // train.batch_size)
 
 
 def build_backbone(config, context, role, checkpoint=None):
