@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -138,3 +139,26 @@ def test_npz_missing_file_is_reported(tmp_path):
 def test_npz_without_a_path_is_rejected():
     with pytest.raises(ValueError, match="names no file"):
         load("npz:")
+
+
+def test_in_memory_splits_decode_each_example_once_over_several_epochs(monkeypatch):
+    from tf_robust_distill.data import datasets
+    from tf_robust_distill.data.source import Source
+
+    decoded = []
+
+    def counting_decode(x, label):
+        tf.py_function(lambda: decoded.append(1) or 0, [], tf.int32)
+        return tf.cast(x, tf.float32), label
+
+    arrays = {"train": (np.arange(20.0).reshape(20, 1), np.arange(20) % 2)}
+    arrays["test"] = arrays["train"]
+    source = Source.from_arrays(
+        arrays, num_classes=2, class_names=("a", "b"), decode=counting_decode
+    )
+    monkeypatch.setitem(datasets._SOURCES, "counting", lambda data_dir: source)
+    splits = load("counting", imbalance_ratio=2.0)
+    first = _arrays(splits.train)
+    second = _arrays(splits.train)
+    np.testing.assert_array_equal(first[0], second[0])
+    assert len(decoded) == len(splits.train_labels) < 20

@@ -105,7 +105,8 @@ def load(name: str, *, seed: int = 0, imbalance_ratio=None, data_dir=None) -> Sp
         records = source.records(source_split)
         if positions is not None:
             records = select_positions(records, positions)
-        return records.map(source.decode, num_parallel_calls=tf.data.AUTOTUNE)
+        decoded = records.map(source.decode, num_parallel_calls=tf.data.AUTOTUNE)
+        return decoded.cache() if source.in_memory else decoded
 
     def read_labels(split: str) -> np.ndarray:
         source_split, positions = selection[split]

@@ -24,6 +24,8 @@ class Source:
         normalized and label int32.
       labels: split name -> int32 numpy array of the labels, in record order.
       class_probabilities: for data with known P(y | x): ``(x, prior) -> [N, C]``; else None.
+      in_memory: the records are numpy arrays already in memory, so the selected, decoded
+        splits are cached after their first pass (epochs then skip the selection and decoding).
     """
 
     num_classes: int
@@ -34,6 +36,7 @@ class Source:
     decode: Callable
     labels: Callable[[str], np.ndarray]
     class_probabilities: Callable[..., np.ndarray] | None = None
+    in_memory: bool = False
 
     @classmethod
     def from_arrays(
@@ -67,4 +70,5 @@ class Source:
             decode=decode,
             labels=labels.__getitem__,
             class_probabilities=class_probabilities,
+            in_memory=True,
         )
