@@ -8,7 +8,7 @@ Run (from the repository root):
 Variants:
   fashion_mnist_lt  Fashion-MNIST-LT (ratio 100: 14,886 training images), MLP (256-256)
                     teacher and student (self-distillation), Adam 1e-3, 10 epochs, batch 128;
-                    3 student repeats per teacher. CPU.
+                    3 repeats of every Table 1 student and of every trade-off cell. CPU.
   fashion_mnist     the same on balanced Fashion-MNIST (60,000 training images).
   digits_lt         digits, ratio 10, 10 epochs, one repeat: a smoke run (and the tests).
   cifar10_lt / cifar100_lt   the paper's setting (App. E.2.2): ResNet-56 self-distillation
@@ -58,6 +58,7 @@ def get_config(arg="fashion_mnist_lt"):
         config.dataset.imbalance_ratio = 100.0 if arg.endswith("_lt") else None
         config.train.epochs = 10
         config.train.batch_size = 128
+        config.grid.tradeoff_repeats = 3
     elif arg == "digits_lt":
         config.train.epochs = 10
         config.grid.table_teachers = ("std", "rob")
