@@ -149,6 +149,13 @@ def get_config(arg="local"):
     # Weighted paper Figure 9: `weighted` with its weights estimated once (None) and
     # re-estimated after every epoch (1), soft labels, every labeled size and trial.
     config.grid.weights_schedules = (None, 1)
+    # SLaM App. D.5 (Figure 6): vanilla and SLaM with teacher soft labels at temperature t_A
+    # on A and t_B on U, every pair of `temperatures`, soft labels, every trial; the table
+    # reports the best pair per method and labeled size, as the paper does.
+    config.grid.temperature_ablation = ml_collections.ConfigDict()
+    config.grid.temperature_ablation.num_labeled = (600,)
+    config.grid.temperature_ablation.objectives = ("vanilla", "slam")
+    config.grid.temperature_ablation.temperatures = (0.5, 1.0, 2.0, 5.0)
 
     if arg == "local":
         config.dataset.name = "fashion_mnist"
@@ -169,6 +176,7 @@ def get_config(arg="local"):
         config.grid.objectives = ("vanilla", "slam")
         config.grid.num_labeled = (300,)
         config.grid.trials = (0,)
+        config.grid.temperature_ablation.num_labeled = ()
     elif arg in PAPER_SETTINGS:
         _paper(config, arg)
     else:
@@ -193,6 +201,19 @@ def _paper(config, arg):
     config.unlabeled.validation_size = validation
     config.unlabeled.labeled_epochs = 200
     config.grid.num_labeled = sizes
+    # The paper's Figure 6 is on CIFAR-100 only.
+    config.grid.temperature_ablation.num_labeled = sizes if arg == "cifar100" else ()
+    config.grid.temperature_ablation.temperatures = (
+        0.01,
+        0.1,
+        0.5,
+        0.8,
+        1.0,
+        2.0,
+        5.0,
+        10.0,
+        100.0,
+    )
     config.train.epochs = 200
     config.train.batch_size = 128
     config.train.optimizer = "adam"

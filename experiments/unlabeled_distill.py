@@ -15,12 +15,14 @@ WORKDIR/summary.json and WORKDIR/accuracy_vs_labeled.png. Each finished cell is 
 under WORKDIR/cells at once; a rerun skips it.
 """
 
+import itertools
 import os
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from experiments import grid_flags  # noqa: E402
@@ -35,15 +37,22 @@ COMPARISON_LABELS = "soft"
 DEBIASED = tuple(name for name, objective in unlabeled.OBJECTIVES.items() if objective.debiased)
 
 
-def _cell(num_labeled, labels, objective, trial, weights_every_n_epochs):
+def _cell(num_labeled, labels, objective, trial, weights_every_n_epochs, temperatures=None):
     cell = {"num_labeled": num_labeled, "labels": labels, "objective": objective, "trial": trial}
     if objective in DEBIASED:
         cell["weights_every_n_epochs"] = weights_every_n_epochs
+    if temperatures is not None:
+        cell["t_A"], cell["t_B"] = temperatures
     return cell
 
 
+def in_temperature_ablation(cell):
+    return "t_A" in cell
+
+
 def planned_cells(config):
-    """The grid's cells, each once: the main comparison, then weights once vs re-estimated.
+    """The grid's cells, each once: the main comparison, weights once vs re-estimated, then
+    the temperature ablation (pairs t_A, t_B of soft-label temperatures on A and U).
 
     A comparison cell equal to a main one (``weighted`` with the config's own schedule)
     is the same cell, computed and stored once.
@@ -60,6 +69,13 @@ def planned_cells(config):
             for trial in grid.trials:
                 cell = _cell(num_labeled, COMPARISON_LABELS, "weighted", trial, every)
                 cells.setdefault(cell_key(cell), cell)
+    ablation = grid.temperature_ablation
+    for num_labeled in ablation.num_labeled:
+        for objective in ablation.objectives:
+            for pair in itertools.product(ablation.temperatures, repeat=2):
+                for trial in grid.trials:
+                    cell = _cell(num_labeled, "soft", objective, trial, schedule, pair)
+                    cells.setdefault(cell_key(cell), cell)
     return list(cells.values())
 
 
@@ -73,6 +89,8 @@ def cell_config(config, cell):
     settings.hard_labels = cell["labels"] == "hard"
     if "weights_every_n_epochs" in cell:
         settings.weights_every_n_epochs = cell["weights_every_n_epochs"]
+    if in_temperature_ablation(cell):
+        settings.labeled_temperature, settings.unlabeled_temperature = cell["t_A"], cell["t_B"]
     return config
 
 
@@ -81,6 +99,14 @@ def check_grid(config, cells):
     unknown = sorted(set(config.grid.labels) - set(LABELS))
     if unknown:
         raise ValueError(f"unknown labels {unknown}; grid.labels takes {', '.join(LABELS)}")
+    outside = sorted(
+        set(config.grid.temperature_ablation.num_labeled) - set(config.grid.num_labeled)
+    )
+    if outside:
+        raise ValueError(
+            f"grid.temperature_ablation.num_labeled {outside} are not in grid.num_labeled "
+            f"{tuple(config.grid.num_labeled)}"
+        )
     for cell in cells:
         unlabeled.check_settings(cell_config(config, cell).unlabeled)
 
@@ -206,8 +232,57 @@ def accuracy_table(records, config, labels, methods, value):
     return reporting.markdown_rows(["method", *(str(n) for n in sizes)], rows)
 
 
+def temperature_ablation_table(records, config):
+    """SLaM App. D.5: per labeled size and method, the best (t_A, t_B) pair by mean test
+    accuracy over trials (the paper reports the best pair), beside true labels on A and
+    t_B = 1 (the main grid's soft cells)."""
+    ablation = config.grid.temperature_ablation
+    means = {}
+    for cell, result in records:
+        if in_temperature_ablation(cell):
+            key = (cell["num_labeled"], cell["objective"], cell["t_A"], cell["t_B"])
+            means.setdefault(key, []).append(100 * final_accuracy(result))
+    default = grouped(
+        [(cell, result) for cell, result in records if not in_temperature_ablation(cell)],
+        final_accuracy,
+    )
+    rows = []
+    for num_labeled in ablation.num_labeled:
+        for objective in ablation.objectives:
+            pairs = {
+                key[2:]: values
+                for key, values in means.items()
+                if key[:2] == (num_labeled, objective)
+            }
+            reference = default.get(("soft", method_name(objective)), {}).get(num_labeled)
+            best = max(pairs, key=lambda pair: np.mean(pairs[pair])) if pairs else None
+            rows.append(
+                [
+                    str(num_labeled),
+                    objective,
+                    reporting.format_mean([100 * v for v in reference], digits=2)
+                    if reference
+                    else "",
+                    reporting.format_mean(pairs[best], digits=2) if best else "",
+                    f"{best[0]:g}, {best[1]:g}" if best else "",
+                    f"{len(pairs)} of {len(ablation.temperatures) ** 2}",
+                ]
+            )
+    header = [
+        "labeled",
+        "method",
+        "true labels on A, t_B = 1",
+        "best (t_A, t_B)",
+        "t_A, t_B",
+        "pairs run",
+    ]
+    return reporting.markdown_rows(header, rows)
+
+
 def summary(records, config):
     """Markdown tables of the stored cells: test accuracy (%) per method and labeled size."""
+    ablation = [(cell, result) for cell, result in records if in_temperature_ablation(cell)]
+    records = [(cell, result) for cell, result in records if not in_temperature_ablation(cell)]
     methods = main_methods(config)
     comparison = [method_name("weighted", every) for every in config.grid.weights_schedules]
     sections = [
@@ -223,11 +298,18 @@ def summary(records, config):
         f"(weighted paper Figure 9), {COMPARISON_LABELS} labels, after the last epoch\n\n"
     )
     sections.append(accuracy_table(records, config, COMPARISON_LABELS, comparison, final_accuracy))
+    if config.grid.temperature_ablation.num_labeled:
+        sections.append(
+            "\n## Temperature ablation (SLaM App. D.5, Figure 6): soft labels at t_A on A and "
+            "t_B on U, best pair by mean test accuracy after the last epoch\n\n"
+        )
+        sections.append(temperature_ablation_table(records + ablation, config))
     return "".join(sections)
 
 
 def plot_accuracy_vs_labeled(records, config, path):
     """Test accuracy after the last epoch vs the size of A, one panel per kind of labels."""
+    records = [(cell, result) for cell, result in records if not in_temperature_ablation(cell)]
     sizes = list(config.grid.num_labeled)
     panels = list(config.grid.labels)
     figure, axes = plt.subplots(

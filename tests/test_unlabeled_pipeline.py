@@ -229,3 +229,48 @@ def test_bad_config_fails_before_anything_is_written(tmp_path, overrides, match)
     with pytest.raises(ValueError, match=match):
         experiment.run_grid(_smoke(**overrides), str(workdir))
     assert not workdir.exists()
+
+
+def _fake_result(accuracy):
+    test = {"accuracy": accuracy}
+    return {
+        "student": {"test": test},
+        "best_test_accuracy": accuracy,
+        "teacher": {"test": {"accuracy": 0.5}},
+        "pretrained_student": {"test": {"accuracy": 0.4}},
+    }
+
+
+def test_temperature_ablation_cells_report_the_best_pair_apart_from_the_main_tables():
+    config = _smoke(
+        **{
+            "grid.labels": ("soft",),
+            "grid.trials": (0, 1),
+            "grid.temperature_ablation.num_labeled": (300,),
+            "grid.temperature_ablation.objectives": ("slam",),
+            "grid.temperature_ablation.temperatures": (0.5, 2.0),
+        }
+    )
+    cells = experiment.planned_cells(config)
+    ablation = [cell for cell in cells if experiment.in_temperature_ablation(cell)]
+    assert len(ablation) == 4 * 2  # 2 x 2 pairs x 2 trials
+    assert experiment.cell_config(config, ablation[0]).unlabeled.labeled_temperature == 0.5
+    # The pair (2, 0.5) is best on average; the main slam cells score 0.70.
+    accuracy = {(0.5, 0.5): 0.60, (0.5, 2.0): 0.62, (2.0, 0.5): 0.80, (2.0, 2.0): 0.64}
+    records = [
+        (cell, _fake_result(accuracy[cell["t_A"], cell["t_B"]] + 0.01 * cell["trial"]))
+        if experiment.in_temperature_ablation(cell)
+        else (cell, _fake_result(0.70))
+        for cell in cells
+    ]
+    text = experiment.summary(records, config)
+    main, ablation_section = text.split("## Temperature ablation")
+    assert "| slam | 70.00 ± 0.00 (2) |" in main and "80." not in main
+    row = "| 300 | slam | 70.00 ± 0.00 (2) | 80.50 ± 0.50 (2) | 2, 0.5 | 4 of 4 |"
+    assert row in ablation_section
+
+
+def test_temperature_ablation_sizes_must_be_in_the_grid():
+    config = _smoke(**{"grid.temperature_ablation.num_labeled": (999,)})
+    with pytest.raises(ValueError, match=r"temperature_ablation.num_labeled \[999\]"):
+        experiment.check_grid(config, experiment.planned_cells(config))
