@@ -1,5 +1,6 @@
 # make test: set up .venv if missing, install the package with [test], fetch what the
-# tests need from Debian, run the whole suite.  make demo: the main job on digits-LT.
+# tests need from Debian, run the whole suite.  make notebooks: run colab/*.ipynb headless.
+# make demo: the main job on digits-LT.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -27,6 +28,10 @@ test: $(VENV)/.installed fashion-mnist
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check tf_robust_distill experiments configs tests
+
+# Every colab/*.ipynb, top to bottom in a headless kernel, with small settings.
+notebooks: $(VENV)/.installed
+	$(PY) colab/run_notebooks.py --small
 
 demo: $(VENV)/.installed
 	$(PY) -m experiments.distill --config=configs/distill.py:demo --workdir=runs/demo

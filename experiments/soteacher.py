@@ -5,8 +5,11 @@ r"""SoTeacher experiments: teachers (standard, SoTeacher, no-LR, no-CR) and thei
 Reports, mean ± standard error over seeds (SoTeacher Tables 1-4 and Figure 2):
 teacher and student test accuracy, teacher ECE and NLL before and after temperature
 scaling (T fitted on the validation half), student-teacher agreement on the test half,
-and the sweep of λ_LR, λ_CR^max and the λ_CR schedule. Writes WORKDIR/summary.md and
-summary.json; every cell's full results.json is under WORKDIR/runs/. Resumable.
+and the sweep of λ_LR, λ_CR^max and the λ_CR schedule. Writes WORKDIR/summary.md,
+summary.json and, per teacher objective, reliability_<teacher>.png: reliability diagrams
+of the teacher's test predictions before and after temperature scaling, pooled over the
+seeds (SoTeacher Figure 2 in spirit). Every cell's full results.json is under
+WORKDIR/runs/. Resumable.
 """
 
 import os
@@ -14,7 +17,8 @@ import os
 from absl import app, flags
 
 from experiments import grid_flags
-from tf_robust_distill import pipeline, reporting
+from tf_robust_distill import data, estimators, pipeline, reporting
+from tf_robust_distill.data.labels import TeacherLabels
 from tf_robust_distill.grid import Grid, cell_key
 
 flags.mark_flags_as_required(grid_flags.REQUIRED)
@@ -44,8 +48,73 @@ def run_cell(config, cell, workdir):
     for key in SWEEPS.values():
         if key in cell:
             config.teacher[key] = cell[key]
-    results, _ = pipeline.run(config, os.path.join(workdir, "runs", cell_key(cell)))
-    return {key: results[key] for key in ("teacher", "student", "agreement", "seconds")}
+    run_dir = os.path.join(workdir, "runs", cell_key(cell))
+    results, _ = pipeline.run(config, run_dir)
+    stored = {key: results[key] for key in ("teacher", "student", "agreement", "seconds")}
+    stored["teacher_reliability"] = teacher_reliability(
+        config, run_dir, results["teacher"]["scaling_temperature"]
+    )
+    return stored
+
+
+def teacher_reliability(config, run_dir, temperature):
+    """Reliability-diagram bins of the teacher's test predictions, before and after scaling.
+
+    Read from the teacher's cached test logits; `temperature` is the one the job fitted
+    on the validation half (SoTeacher Table 3).
+    """
+    splits = data.load(
+        config.dataset.name,
+        seed=config.seed,
+        imbalance_ratio=config.dataset.imbalance_ratio,
+        data_dir=config.dataset.data_dir,
+    )
+    logits = TeacherLabels.load(os.path.join(run_dir, "teacher_labels", "test.npz")).logits
+    return {
+        when: reporting.reliability_bins(
+            splits.test_labels, estimators.apply_temperature(logits, scale)
+        )
+        for when, scale in (("before", 1.0), ("after", temperature))
+    }
+
+
+def write_reliability_plots(records, grid, workdir):
+    """reliability_<teacher>.png per teacher objective of the main comparison, its seeds pooled.
+
+    Cells stored without reliability bins (by an earlier version) are left out.
+
+    Returns:
+      the file names written.
+    """
+    names = []
+    for teacher in grid.teachers:
+        bins = [
+            result["teacher_reliability"]
+            for cell, result in records
+            if cell["part"] == "main"
+            and cell["teacher"] == teacher
+            and "teacher_reliability" in result
+        ]
+        if not bins:
+            continue
+        pooled = {
+            when: {
+                key: [sum(values) for values in zip(*(b[when][key] for b in bins), strict=True)]
+                for key in bins[0][when]
+            }
+            for when in ("before", "after")
+        }
+        name = f"reliability_{teacher}.png"
+        reporting.plot_reliability(
+            {
+                "before temperature scaling": pooled["before"],
+                "after temperature scaling": pooled["after"],
+            },
+            os.path.join(workdir, name),
+            title=f"{teacher} teacher, test half, {len(bins)} seed(s) pooled",
+        )
+        names.append(name)
+    return names
 
 
 def _values(records, path):
@@ -102,7 +171,11 @@ def main(argv):
     grid = Grid(workdir, config)
     if not grid_flags.REPORT_ONLY.value:
         grid.run_all(list(cells(config.grid)), lambda cell: run_cell(config, cell, workdir))
-    text = summary(grid.records(), config.grid)
+    records = grid.records()
+    text = summary(records, config.grid)
+    plots = write_reliability_plots(records, config.grid, workdir)
+    if plots:
+        text += "\nReliability diagrams of the teachers (test half): " + ", ".join(plots) + "\n"
     grid.write_summary(text)
     print(text)
 
