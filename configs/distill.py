@@ -45,8 +45,13 @@ def robust_options():
 def get_config(arg="demo"):
     config = ml_collections.ConfigDict()
     config.seed = 0
+    # Deterministic TensorFlow ops: the same seed gives the same results.json, and a run
+    # resumed from its checkpoint the same as an uninterrupted one (a little slower).
+    config.deterministic = True
     config.strategy = "default"
     config.tpu = config_dict.placeholder(str)
+    # float32 | mixed_bfloat16 (TPU) | mixed_float16 (GPU, with loss scaling); see precision.py
+    config.mixed_precision = "float32"
     config.verbose = 2
 
     config.dataset = ml_collections.ConfigDict()

@@ -18,17 +18,13 @@ under WORKDIR/cells at once; a rerun skips it.
 import itertools
 import os
 
-import matplotlib
+import numpy as np
+from absl import app, flags
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-from experiments import grid_flags  # noqa: E402
-from tf_robust_distill import reporting  # noqa: E402
-from tf_robust_distill.grid import Grid, cell_key  # noqa: E402
-from tf_robust_distill.pipeline import unlabeled  # noqa: E402
+from experiments import grid_flags
+from tf_robust_distill import reporting
+from tf_robust_distill.grid import Grid, cell_key
+from tf_robust_distill.pipeline import unlabeled
 
 flags.mark_flags_as_required(grid_flags.REQUIRED)
 
@@ -195,7 +191,6 @@ REFERENCES = (
     ("teacher", lambda result: result["teacher"]["test"]["accuracy"]),
     ("student on A", lambda result: result["pretrained_student"]["test"]["accuracy"]),
 )
-REFERENCE_STYLES = {"teacher": ("--", "black", "*"), "student on A": (":", "gray", "x")}
 
 
 def main_methods(config):
@@ -308,55 +303,26 @@ def summary(records, config):
 
 
 def plot_accuracy_vs_labeled(records, config, path):
-    """Test accuracy after the last epoch vs the size of A, one panel per kind of labels."""
+    """Test accuracy (%) after the last epoch vs the size of A, one panel per kind of labels."""
     records = [(cell, result) for cell, result in records if not in_temperature_ablation(cell)]
-    sizes = list(config.grid.num_labeled)
-    panels = list(config.grid.labels)
-    figure, axes = plt.subplots(
-        1, len(panels), figsize=(6.0 * len(panels) + 2.5, 4.8), sharey=True, squeeze=False
+    groups = grouped(records, lambda result: 100 * final_accuracy(result))
+    panels = {
+        f"{labels} labels": {
+            method: groups.get((labels, method), {}) for method in main_methods(config)
+        }
+        for labels in config.grid.labels
+    }
+    references = {
+        name: {n: 100 * value for n, value in reference_accuracies(records, reference).items()}
+        for name, reference in REFERENCES
+    }
+    reporting.plot_accuracy_vs_labeled(
+        panels,
+        path,
+        references,
+        title=f"Distillation with unlabeled examples on {config.dataset.name}",
+        xlabel="labeled examples (size of A)",
     )
-    groups = grouped(records, final_accuracy)
-    markers = "osD^vPXhp<>d"
-    # tab10 without its gray, which the student on A uses.
-    colors = [color for index, color in enumerate(plt.get_cmap("tab10").colors) if index != 7]
-    for axis, labels in zip(axes[0], panels, strict=True):
-        for name, reference in REFERENCES:
-            accuracies = reference_accuracies(records, reference)
-            present = [n for n in sizes if n in accuracies]
-            linestyle, color, marker = REFERENCE_STYLES[name]
-            axis.plot(
-                present,
-                [100 * accuracies[n] for n in present],
-                linestyle=linestyle,
-                color=color,
-                marker=marker,
-                markersize=9,
-                linewidth=2,
-                label=name,
-            )
-        for index, method in enumerate(main_methods(config)):
-            by_size = groups.get((labels, method), {})
-            present = [n for n in sizes if n in by_size]
-            stats = [reporting.mean_and_stderr([100 * v for v in by_size[n]]) for n in present]
-            axis.errorbar(
-                present,
-                [mean for mean, _ in stats],
-                yerr=[stderr for _, stderr in stats],
-                marker=markers[index % len(markers)],
-                color=colors[index % len(colors)],
-                capsize=3,
-                label=method,
-            )
-        axis.set_title(f"{labels} labels")
-        axis.set_xlabel("labeled examples (size of A)")
-        axis.set_xticks(sizes)
-        axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel("student test accuracy (%)")
-    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9)
-    figure.suptitle(f"Distillation with unlabeled examples on {config.dataset.name}")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def main(argv):

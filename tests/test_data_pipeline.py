@@ -54,35 +54,64 @@ def _order(dataset):
 
 
 def test_shuffle_is_deterministic_under_the_seed_and_changes_each_epoch():
-    first = training_pipeline(position_dataset(), 4, seed=7)
-    second = training_pipeline(position_dataset(), 4, seed=7)
-    epochs = [_order(first), _order(first)]
-    assert epochs == [_order(second), _order(second)]
+    first = _order(training_pipeline(position_dataset(), 4, seed=7, epochs=2))
+    assert first == _order(training_pipeline(position_dataset(), 4, seed=7, epochs=2))
+    epochs = [first[:SIZE], first[SIZE:]]
+    assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(SIZE))
     assert epochs[0] != epochs[1]
     assert _order(training_pipeline(position_dataset(), 4, seed=8)) != epochs[0]
 
 
-def test_augmentation_is_deterministic_under_the_seed_and_redrawn_each_epoch():
-    def images(pipeline):
-        return np.concatenate([x for x, _ in epoch(pipeline)])
+def test_an_epoch_is_the_same_whatever_was_iterated_before():
+    """Epoch e's batches depend on (seed, e) only: a resumed run sees what a whole run saw."""
+    whole = training_pipeline(image_dataset(7), 3, seed=5, epochs=4, augmentation="crop_flip")
+    for _ in range(2):  # iterators created before do not move later epochs
+        batches = epoch(whole)
+    resumed = epoch(
+        training_pipeline(
+            image_dataset(7), 3, seed=5, epochs=4, initial_epoch=2, augmentation="crop_flip"
+        )
+    )
+    batches_per_epoch = 3
+    assert len(batches) == 4 * batches_per_epoch and len(resumed) == 2 * batches_per_epoch
+    for (x, targets), (x_resumed, targets_resumed) in zip(
+        batches[2 * batches_per_epoch :], resumed, strict=True
+    ):
+        np.testing.assert_array_equal(x, x_resumed)
+        np.testing.assert_array_equal(targets["index"], targets_resumed["index"])
+    assert int(whole.cardinality()) == 4 * batches_per_epoch
 
-    first = training_pipeline(image_dataset(), 3, seed=1, augmentation="crop_flip")
-    second = training_pipeline(image_dataset(), 3, seed=1, augmentation="crop_flip")
-    first_epochs = [images(first), images(first)]
-    np.testing.assert_array_equal(first_epochs[0], images(second))
-    np.testing.assert_array_equal(first_epochs[1], images(second))
-    assert not np.array_equal(first_epochs[0], first_epochs[1])
-    assert first_epochs[0].shape == (6, 8, 8, 1)
+
+def test_augmentation_is_deterministic_under_the_seed_and_redrawn_each_epoch():
+    def images_by_index(first_epoch):
+        """The augmented images of epoch `first_epoch`, in dataset order."""
+        batches = epoch(
+            training_pipeline(
+                image_dataset(),
+                3,
+                seed=1,
+                augmentation="crop_flip",
+                epochs=first_epoch + 1,
+                initial_epoch=first_epoch,
+            )
+        )
+        x = np.concatenate([x for x, _ in batches])
+        return x[np.argsort(np.concatenate([targets["index"] for _, targets in batches]))]
+
+    epoch_zero, epoch_one = images_by_index(0), images_by_index(1)
+    np.testing.assert_array_equal(epoch_zero, images_by_index(0))
+    assert epoch_zero.shape == (6, 8, 8, 1)
+    assert not np.array_equal(epoch_zero, epoch_one)
 
 
 def test_drop_remainder_gives_static_batch_shapes():
-    dropped = training_pipeline(position_dataset(), 5, seed=0, drop_remainder=True)
+    dropped = training_pipeline(position_dataset(), 5, seed=0, drop_remainder=True, epochs=2)
     assert dropped.element_spec[0].shape.as_list() == [5, 2]
     assert dropped.element_spec[1]["index"].shape.as_list() == [5]
-    assert [len(x) for x, _ in epoch(dropped)] == [5, 5, 5, 5]
-    kept = training_pipeline(position_dataset(), 5, seed=0)
+    assert [len(x) for x, _ in epoch(dropped)] == [5, 5, 5, 5] * 2
+    kept = training_pipeline(position_dataset(), 5, seed=0, epochs=2)
     assert kept.element_spec[0].shape.as_list() == [None, 2]
-    assert [len(x) for x, _ in epoch(kept)] == [5, 5, 5, 5, 3]
+    assert [len(x) for x, _ in epoch(kept)] == [5, 5, 5, 5, 3] * 2  # no batch spans two epochs
 
 
 def test_evaluation_pipeline_keeps_dataset_order():
@@ -138,3 +167,10 @@ def test_dataset_of_unknown_size_is_rejected():
 def test_batch_size_below_one_is_rejected():
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         training_pipeline(position_dataset(), 0, seed=0)
+
+
+def test_initial_epoch_outside_the_epochs_is_rejected():
+    with pytest.raises(ValueError, match="initial_epoch must be at most epochs=2; got 3"):
+        training_pipeline(position_dataset(), 4, seed=0, epochs=2, initial_epoch=3)
+    with pytest.raises(ValueError, match="initial_epoch must be at least 0"):
+        training_pipeline(position_dataset(), 4, seed=0, initial_epoch=-1)

@@ -143,27 +143,6 @@ def test_adaalpha_loss_matches_transcription():
 
 
 @pytest.mark.parametrize(
-    "make_model",
-    [
-        lambda: GroupDROModel(tiny_net(), step_size=1.0),
-        lambda: GroupDROModel(tiny_net(), distill=True, step_size=1.0),
-        lambda: AdaMarginModel(tiny_net()),
-        lambda: AdaAlphaModel(tiny_net()),
-    ],
-    ids=["group_dro", "group_dro_distill", "adamargin", "adaalpha"],
-)
-def test_jit_compile_gives_the_same_weights(make_model):
-    def train(jit):
-        model = make_model()
-        model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=jit)
-        model.fit(_dataset(), epochs=1, verbose=0)
-        return model.get_weights()
-
-    for a, b in zip(train(False), train(True), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
-
-
-@pytest.mark.parametrize(
     "model",
     [
         lambda: GroupDROModel(

@@ -1,4 +1,4 @@
-"""BalancedModel, RobustModel and MultiplierUpdate against the paper's formulas."""
+"""BalancedModel, RobustModel and MultiplierUpdate against the paper's formulas; λ in the logs."""
 
 import keras
 import numpy as np
@@ -11,6 +11,7 @@ from tf_robust_distill.objectives.balanced import (
     class_priors_from_labels,
     class_priors_from_probs,
 )
+from tf_robust_distill.objectives.group_dro import GroupDROModel
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
 
 
@@ -265,20 +266,47 @@ def test_bad_update_period_is_a_value_error(every_n_steps):
         MultiplierUpdate(_dataset(), every_n_steps=every_n_steps)
 
 
-@pytest.mark.parametrize("make_model", ["balanced", "robust"])
-def test_jit_compile_gives_the_same_weights(make_model):
+class _LogRecorder(keras.callbacks.Callback):
+    """Keeps the keys of the step logs, and the epoch logs with the λ the model holds then."""
+
+    def on_train_begin(self, logs=None):
+        self.step_keys, self.epochs = set(), []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step_keys.update(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append((dict(logs), np.asarray(self.model.multipliers.current())))
+
+
+def _tensorboard_tags(directory):
+    tags = set()
+    for path in tf.io.gfile.glob(f"{directory}/*"):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+@pytest.mark.parametrize("objective", ["robust", "group_dro_online"])
+def test_multipliers_reach_the_epoch_logs_but_not_the_step_logs(tmp_path, objective):
+    """λ is read once per epoch: History, TensorBoard and later callbacks see it, steps do not."""
     x_val, val_targets = _data(n=30, seed=5)
     validation = tf.data.Dataset.from_tensor_slices((x_val, val_targets)).batch(16)
-
-    def train(jit):
-        if make_model == "balanced":
-            model, callbacks = BalancedModel(tiny_net(), class_priors=_priors(False)), []
-        else:
-            model = RobustModel(tiny_net(), class_priors=_priors(False), step_size=1.0)
-            callbacks = [MultiplierUpdate(validation, every_n_steps=2)]
-        model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=jit)
-        model.fit(_dataset(), epochs=1, verbose=0, callbacks=callbacks)
-        return model.get_weights()
-
-    for a, b in zip(train(False), train(True), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    if objective == "robust":
+        model = RobustModel(tiny_net(), class_priors=_priors(False), step_size=1.0)
+        callbacks = [MultiplierUpdate(validation)]
+    else:
+        model, callbacks = GroupDROModel(tiny_net(), step_size=1.0), []
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    recorder = _LogRecorder()
+    callbacks += [keras.callbacks.TensorBoard(str(tmp_path)), recorder]
+    history = model.fit(_dataset(), epochs=2, verbose=0, callbacks=callbacks).history
+    keys = [f"lambda_{j}" for j in range(NUM_CLASSES)]
+    assert not recorder.step_keys & set(keys)
+    assert len(recorder.epochs) == 2
+    for epoch, (logs, lam) in enumerate(recorder.epochs):
+        np.testing.assert_allclose([logs[key] for key in keys], lam, rtol=1e-6)
+        np.testing.assert_allclose([history[key][epoch] for key in keys], lam, rtol=1e-6)
+    assert not np.allclose(recorder.epochs[0][1], recorder.epochs[1][1])
+    assert {f"epoch_{key}" for key in keys} <= _tensorboard_tags(tmp_path / "train")

@@ -239,12 +239,29 @@ def test_vid_negative_log_likelihood_matches_eqs_4_to_6():
         ([-0.1, 0.5], [[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]], "alpha must lie in"),
         ([0.9, 0.5], [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]], "must hold a class"),
         ([0.9, 0.5], [[0.5, 0.0, 1.0], [1.0, 1.0, 0.0]], "must be 0 or 1"),
+        ([0.9, 0.5, 0.5], [[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]], "one row per alpha"),
     ],
 )
 def test_bad_mixing_inputs_are_rejected(alpha, topk, message):
-    probs = np.full((2, 3), 1 / 3, np.float32)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-        ul.slam_mix(probs, np.float32(alpha), np.float32(topk))
+    with pytest.raises(ValueError, match=message):
+        ul.check_mixing_inputs(np.float32(alpha), np.float32(topk))
+
+
+@pytest.mark.parametrize(
+    "alpha,topk",
+    [
+        (1.5, [0.0, 0.0, 0.0]),
+        (np.nan, [0.5, 0.0, 1.0]),
+    ],
+)
+def test_labeled_rows_are_not_checked_and_the_others_are(alpha, topk):
+    """SLaM never reads α and top-k on labeled rows: they may hold anything."""
+    good_alpha, good_topk = [0.9, 0.5], [[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
+    bad_alpha, bad_topk = [alpha, 0.5], [topk, good_topk[1]]
+    ul.check_mixing_inputs(np.float32(bad_alpha), np.float32(bad_topk), labeled=[1.0, 0.0])
+    ul.check_mixing_inputs(np.float32(good_alpha), np.float32(good_topk), labeled=[0.0, 0.0])
+    with pytest.raises(ValueError):
+        ul.check_mixing_inputs(np.float32(bad_alpha), np.float32(bad_topk), labeled=[0.0, 1.0])
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""SLaM, robust-loss, weighted and VID students: losses, replicas, jit, saving, weight updates."""
+"""SLaM, robust-loss, weighted and VID students: losses, replicas, saving, weight updates."""
 
 import keras
 import numpy as np
@@ -210,20 +210,6 @@ def test_one_device_and_two_replicas_agree(two_cpu_strategy, name):
         np.testing.assert_allclose(history_one[key], history_two[key], rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["slam_normalized_taylor", "robust_poly", "weighted_vid"])
-def test_jit_compile_gives_the_same_weights(name):
-    def train(jit):
-        model = MAKERS[name]()
-        model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=jit)
-        if _has_debiasing_weights(name):
-            model.debiasing_weights.assign_at(UNLABELED, np.linspace(0.2, 1.0, len(UNLABELED)))
-        model.fit(_dataset(), epochs=1, verbose=0)
-        return model.get_weights()
-
-    for a, b in zip(train(False), train(True), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
-
-
 def test_debiasing_update_follows_the_student_and_keeps_labeled_weights_at_one():
     x, targets, teacher = _data()
     model = WeightedModel(_net(), NUM_EXAMPLES)
@@ -294,35 +280,26 @@ def test_keras_save_load_round_trip_keeps_state_and_config(tmp_path, name):
     )
 
 
-@pytest.mark.parametrize("name", ["slam", "vid"])
-def test_losses_stay_float32_under_mixed_precision(name):
-    x, targets, _ = _data()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        model = MAKERS[name]()
-        model.compile(optimizer=keras.optimizers.SGD(0.1))
-        history = model.fit(_dataset(), epochs=1, verbose=0).history
-        if name == "vid":
-            _, per_example = model.logits_and_loss(x, targets, training=False)
-        else:
-            per_example = model.per_example_loss(targets, tf.cast(model(x), tf.float32))
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    assert per_example.dtype == tf.float32
-    assert np.all(np.isfinite(per_example)) and np.isfinite(history["loss"][0])
+def _op_types(function, *args):
+    """Op types of the graph `function` traces, its nested functions' (e.g. cond) included."""
+    graph_def = tf.function(function).get_concrete_function(*args).graph.as_graph_def()
+    types = {node.op for node in graph_def.node}
+    for nested in graph_def.library.function:
+        types.update(node.op for node in nested.node_def)
+    return types
 
 
-def test_alpha_outside_unit_interval_stops_training_before_any_update():
-    """The first batch (32 examples) holds teacher-labeled examples with α = 1.5."""
-    _, targets, _ = _data()
-    bad = {**targets, "alpha": np.where(LABELED, 0.0, 1.5).astype(np.float32)}
-    model = SLaMModel(_net())
+def _asserting(x):
+    tf.debugging.assert_non_negative(x)
+
+
+def test_slam_train_step_carries_no_assertions():
+    assert "Assert" in _op_types(_asserting, tf.TensorSpec([None], tf.float32))
+    model = MAKERS["slam"]()
     model.compile(optimizer="sgd")
-    before = [w.copy() for w in model.get_weights()]
-    with pytest.raises(tf.errors.InvalidArgumentError, match="alpha must lie in"):
-        model.fit(_dataset(batch_size=32, targets=bad), epochs=1, verbose=0)
-    for a, b in zip(before, model.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
+    dataset = _dataset()
+    model.fit(dataset.take(1), epochs=1, verbose=0)
+    assert "Assert" not in _op_types(model.train_step, dataset.element_spec)
 
 
 @pytest.mark.parametrize(

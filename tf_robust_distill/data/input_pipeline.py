@@ -10,13 +10,18 @@ from tf_robust_distill.data.augment import get_augmentation
 from tf_robust_distill.data.selection import num_examples
 
 RESERVED_KEYS = ("label", "index")
+SHUFFLE_GRAPH_SEED = 1  # any value but 0, which TensorFlow reads as "no seed"
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int; got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}; got {value}.")
 
 
 def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1; got {value}.")
+    _check_int(name, value, 1)
 
 
 def _check_dataset(dataset) -> int:
@@ -48,8 +53,8 @@ def _lookup_tables(per_example: Mapping | None, size: int) -> dict[str, tf.Tenso
     return tables
 
 
-def _batch_with_targets(indexed, batch_size, drop_remainder, tables) -> tf.data.Dataset:
-    """Batches ``(index, (x, label))`` into ``(x, targets)``, gathering the tables by index."""
+def _with_targets(batched, tables) -> tf.data.Dataset:
+    """Batches of ``(index, (x, label))`` as ``(x, targets)``, gathering the tables by index."""
 
     def to_targets(index, example):
         x, label = example
@@ -57,8 +62,15 @@ def _batch_with_targets(indexed, batch_size, drop_remainder, tables) -> tf.data.
         targets.update({key: tf.gather(table, index) for key, table in tables.items()})
         return x, targets
 
-    batched = indexed.batch(batch_size, drop_remainder=drop_remainder)
-    return batched.map(to_targets, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # Under a multi-worker strategy each worker takes its share of every global batch
+    # (sharding by data: the examples come from memory, not from files).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return (
+        batched.map(to_targets, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
+    )
 
 
 def training_pipeline(
@@ -70,14 +82,27 @@ def training_pipeline(
     augmentation: str | None = None,
     shuffle_buffer: int = 10_000,
     drop_remainder: bool = False,
+    epochs: int = 1,
+    initial_epoch: int = 0,
 ) -> tf.data.Dataset:
-    """Shuffled, optionally augmented batches of ``(x, targets)`` for training.
+    """Shuffled, optionally augmented batches of ``(x, targets)``, epoch after epoch.
+
+    The dataset holds epochs ``initial_epoch``, ..., ``epochs - 1`` in turn.
 
     ``targets`` is a dict: 'label' (int32), 'index' (int64, the example's position in
     ``dataset``) and, for each ``per_example`` array (e.g. 'teacher_probs' [N, C], 'weight' [N],
     'alpha' [N], 'topk' [N, C]), its rows gathered by 'index', so they stay aligned with the
-    examples however they are shuffled. The order is reshuffled and the augmentation redrawn
-    every epoch (every new iterator); both are determined by ``seed``.
+    examples however they are shuffled.
+
+    The batches of epoch e are a function of ``seed`` and e alone (not of TensorFlow's
+    global seed): e's order is shuffled with a seed drawn from (seed, e) and each
+    example's augmentation uses the stateless seed (seed, e, index). So a run resumed at
+    epoch e (``initial_epoch=e``) sees exactly the batches an uninterrupted run saw,
+    however many iterators came before. A batch never spans two epochs.
+
+    Train with ``model.fit(pipeline, epochs=epochs, initial_epoch=initial_epoch,
+    steps_per_epoch=S)``, S the batches of one epoch (`optim.steps_per_epoch`): the
+    dataset holds every epoch, so Keras must not restart it.
 
     Args:
       dataset: finite unbatched dataset of ``(x, label)`` with known cardinality N.
@@ -87,17 +112,25 @@ def training_pipeline(
       augmentation: None or a name in ``augment.AUGMENTATIONS`` ('crop_flip', 'translate',
         'flip_translate'), applied to each image x [H, W, C] (static shape).
       shuffle_buffer: size of the shuffle buffer (N or more shuffles uniformly).
-      drop_remainder: drop the last partial batch (static batch shapes, e.g. for TPUs).
+      drop_remainder: drop the last partial batch of every epoch (static batch shapes,
+        e.g. for TPUs).
+      epochs: one past the last epoch (``fit``'s ``epochs``).
+      initial_epoch: the first epoch (``fit``'s ``initial_epoch``), in [0, epochs].
 
     Raises:
       ValueError: for an unknown augmentation, a per_example array without N rows (naming its
-        key), a reserved key, a batch or buffer size below 1, or a dataset that is not a finite
-        dataset of (x, label) pairs.
-      TypeError: if ``dataset`` is not a tf.data.Dataset or a size is not an int.
+        key), a reserved key, a batch or buffer size below 1, epochs below 1 or an
+        initial_epoch outside [0, epochs], or a dataset that is not a finite dataset of
+        (x, label) pairs.
+      TypeError: if ``dataset`` is not a tf.data.Dataset or a size or epoch is not an int.
     """
     size = _check_dataset(dataset)
     _check_positive_int("batch_size", batch_size)
     _check_positive_int("shuffle_buffer", shuffle_buffer)
+    _check_positive_int("epochs", epochs)
+    _check_int("initial_epoch", initial_epoch, 0)
+    if initial_epoch > epochs:
+        raise ValueError(f"initial_epoch must be at most epochs={epochs}; got {initial_epoch}.")
     augment = None if augmentation is None else get_augmentation(augmentation)
     if augment is not None and not (
         dataset.element_spec[0].shape.rank == 3 and dataset.element_spec[0].shape.is_fully_defined()
@@ -107,18 +140,35 @@ def training_pipeline(
             f"x has shape {dataset.element_spec[0].shape}."
         )
     tables = _lookup_tables(per_example, size)
-    indexed = dataset.enumerate().shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if augment is not None:
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    indexed = dataset.enumerate()
 
-        def augment_example(indexed_example, example_seed):
-            index, (x, label) = indexed_example
-            return index, (augment(x, example_seed), label)
-
-        indexed = tf.data.Dataset.zip(indexed, seeds).map(
-            augment_example, num_parallel_calls=tf.data.AUTOTUNE
+    def one_epoch(epoch):
+        # A shuffle draws from (graph-level seed, its seed). Fixing the graph-level seed of
+        # this function's graph (not the global one) leaves (seed, epoch) as the only input.
+        tf.random.set_seed(SHUFFLE_GRAPH_SEED)
+        epoch_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
+        shuffle_seed = tf.random.stateless_uniform(
+            [], seed=epoch_seed, minval=None, maxval=None, dtype=tf.int64
         )
-    return _batch_with_targets(indexed, batch_size, drop_remainder, tables)
+        shuffled = indexed.shuffle(
+            shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=False
+        )
+        if augment is not None:
+
+            def augment_example(index, example):
+                x, label = example
+                example_seed = tf.random.experimental.stateless_fold_in(epoch_seed, index)
+                return index, (augment(x, example_seed), label)
+
+            shuffled = shuffled.map(augment_example, num_parallel_calls=tf.data.AUTOTUNE)
+        return shuffled.batch(batch_size, drop_remainder=drop_remainder)
+
+    per_epoch = int(indexed.batch(batch_size, drop_remainder=drop_remainder).cardinality())
+    batched = tf.data.Dataset.range(initial_epoch, epochs).flat_map(one_epoch)
+    batched = batched.apply(
+        tf.data.experimental.assert_cardinality((epochs - initial_epoch) * per_epoch)
+    )
+    return _with_targets(batched, tables)
 
 
 def evaluation_pipeline(
@@ -135,4 +185,6 @@ def evaluation_pipeline(
     size = _check_dataset(dataset)
     _check_positive_int("batch_size", batch_size)
     tables = _lookup_tables(per_example, size)
-    return _batch_with_targets(dataset.enumerate(), batch_size, drop_remainder, tables)
+    return _with_targets(
+        dataset.enumerate().batch(batch_size, drop_remainder=drop_remainder), tables
+    )

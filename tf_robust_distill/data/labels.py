@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -36,6 +37,29 @@ def atomic_savez(path, **arrays):
     with tempfile.NamedTemporaryFile(dir=directory, suffix=".npz", delete=False) as handle:
         np.savez(handle, **arrays)
     os.replace(handle.name, path)
+
+
+def read_cache(where, path, keys):
+    """The arrays of the ``.npz`` cache at `path`, checked to hold `keys`.
+
+    Raises:
+      ValueError: naming `where`, if the file is no npz archive (e.g. truncated) or
+        lacks one of `keys`.
+    """
+    try:
+        with np.load(path) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{where} is not a readable .npz archive ({error}); delete it to recompute."
+        ) from error
+    missing = [key for key in keys if key not in arrays]
+    if missing:
+        raise ValueError(
+            f"{where} lacks the array(s) {missing} (it holds {sorted(arrays)}); "
+            "delete it to recompute."
+        )
+    return arrays
 
 
 def check_cache(where, cached, fingerprint=None, num_examples=None):
@@ -140,15 +164,16 @@ class TeacherLabels:
         """Read a cache, checking it against what the caller expects.
 
         Raises:
-          ValueError: the cache holds another teacher's labels, another number of
-            examples or classes, or non-finite values.
+          ValueError: the cache is no readable npz archive of logits and fingerprint,
+            or holds another teacher's labels, another number of examples or classes,
+            or non-finite values.
         """
         where = f"teacher-label cache {path}"
-        with np.load(path) as stored:
-            try:
-                labels = cls(stored["logits"], str(stored["fingerprint"]))
-            except ValueError as error:
-                raise ValueError(f"{where}: {error}") from error
+        stored = read_cache(where, path, ("logits", "fingerprint"))
+        try:
+            labels = cls(stored["logits"], str(stored["fingerprint"]))
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from error
         check_cache(where, labels, fingerprint, num_examples)
         if num_classes is not None and labels.num_classes != num_classes:
             raise ValueError(

@@ -1,6 +1,7 @@
 """User datasets stored as a NumPy ``.npz`` file."""
 
 import os
+import zipfile
 
 import numpy as np
 
@@ -44,13 +45,20 @@ def read_npz_arrays(path: str) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]]
 
     Raises:
       FileNotFoundError: if ``path`` is not a file.
-      ValueError: naming the array, if one is missing, has the wrong shape or dtype, its length
-        differs from its partner's, or it holds a label outside [0, num_classes).
+      ValueError: if the file is no npz archive of numeric arrays; naming the array, if one
+        is missing, has the wrong shape or dtype, its length differs from its partner's, or
+        it holds a label outside [0, num_classes).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"npz dataset file {path!r} does not exist.")
-    with np.load(path, allow_pickle=False) as npz:
-        stored = {key: npz[key] for key in npz.files}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            stored = {key: npz[key] for key in npz.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{path!r} is not an .npz archive of numeric arrays ({error}); write the dataset "
+            "with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)."
+        ) from error
     wanted = REQUIRED_ARRAYS + (VALIDATION_ARRAYS if set(VALIDATION_ARRAYS) & set(stored) else ())
     missing = [key for key in wanted if key not in stored]
     if missing:

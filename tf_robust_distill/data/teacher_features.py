@@ -23,7 +23,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_robust_distill.data.labels import atomic_savez, check_cache, model_fingerprint
+from tf_robust_distill.data.labels import (
+    atomic_savez,
+    check_cache,
+    model_fingerprint,
+    read_cache,
+)
 from tf_robust_distill.losses.feature import attention_map
 
 FEATURES_LAYER = "features"
@@ -34,6 +39,9 @@ DEFAULT_STAGES = ("stage1", "stage2", "stage3")
 
 TARGET_KEYS = {"features": "teacher_features", "attention": "teacher_attention"}
 """Kind of teacher target -> the key a student reads it under in the targets dict."""
+
+CACHE_ARRAYS = ("values", "fingerprint", "kind", "layers", "spatial_shapes")
+"""The arrays of a teacher-feature cache file."""
 
 
 def layer_outputs(model, layer_names):
@@ -229,21 +237,22 @@ class TeacherFeatures:
         """Read a cache, checking it against what the caller expects.
 
         Raises:
-          ValueError: the cache holds another teacher's targets, another kind, other
-            layers, another number of examples, or non-finite values.
+          ValueError: the cache is no readable npz archive of `CACHE_ARRAYS`, or holds
+            another teacher's targets, another kind, other layers, another number of
+            examples, or non-finite values.
         """
         where = f"teacher-feature cache {path}"
-        with np.load(path) as stored:
-            try:
-                features = cls(
-                    stored["values"],
-                    str(stored["fingerprint"]),
-                    str(stored["kind"]),
-                    tuple(stored["layers"]),
-                    tuple(map(tuple, stored["spatial_shapes"])),
-                )
-            except ValueError as error:
-                raise ValueError(f"{where}: {error}") from error
+        stored = read_cache(where, path, CACHE_ARRAYS)
+        try:
+            features = cls(
+                stored["values"],
+                str(stored["fingerprint"]),
+                str(stored["kind"]),
+                tuple(stored["layers"]),
+                tuple(map(tuple, stored["spatial_shapes"])),
+            )
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from error
         check_cache(where, features, fingerprint)
         if (kind is not None and features.kind != kind) or (
             layers is not None and features.layers != tuple(layers)

@@ -23,7 +23,7 @@ from tf_robust_distill.losses.noise_robust import (
     taylor_cross_entropy,
     taylor_cross_entropy_of_log_probs,
 )
-from tf_robust_distill.losses.slam import log_slam_mix, slam_loss, slam_mix
+from tf_robust_distill.losses.slam import check_mixing_inputs, log_slam_mix, slam_loss, slam_mix
 from tf_robust_distill.losses.vid import vid_negative_log_likelihood, vid_variance
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "base_loss",
     "check_degree",
     "check_epsilon",
+    "check_mixing_inputs",
     "cross_entropy_of_log_probs",
     "kd_loss",
     "log_slam_mix",

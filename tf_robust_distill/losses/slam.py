@@ -1,35 +1,65 @@
 """SLaM's student-label mixing (Kontonis, Iliopoulos, Trinh, Baykal, Menghani, Vee.
 SLaM: Student-Label Mixing for Distillation with Unlabeled Examples. NeurIPS 2023).
 
-Per-example, pure TensorFlow; the model reduces.
+Per-example, pure TensorFlow; the model reduces. The mixing inputs α(x) and top-k(x)
+are per-example arrays fixed before training: `check_mixing_inputs` validates them
+once, on the host, so the training step carries no assertions.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from tf_robust_distill.losses.cross_entropy import float32
 from tf_robust_distill.losses.noise_robust import cross_entropy_of_log_probs
 
 
-def _checked_mixing_inputs(alpha, topk_mask):
-    """α as [batch, 1] and the top-k mask as float32, after checking their values.
+def check_mixing_inputs(alpha, topk_mask, labeled=None):
+    """Raise a ValueError unless α(x) and top(y_s(x); k(x)) are valid mixing inputs.
 
-    The checks run eagerly and in graphs (tf.errors.InvalidArgumentError, before any
-    later variable update); XLA compiles them away.
+    A host-side (numpy) check of the per-example arrays SLaM reads, to run once where
+    they are built or passed, before training: the train step has no assertions.
+
+    Args:
+      alpha: [N] teacher accuracies α(x), each in [0, 1].
+      topk_mask: [N, C] 0/1 masks with at least one 1 per row.
+      labeled: optional [N] 1/0 flags; rows flagged 1 (labeled examples, which
+        `SLaMModel` scores on f itself and whose α and top-k it never reads) are not
+        checked.
     """
-    alpha = tf.reshape(float32(alpha), [-1, 1])
-    topk_mask = float32(topk_mask)
-    checks = [
-        tf.debugging.assert_greater_equal(alpha, 0.0, message="alpha must lie in [0, 1]"),
-        tf.debugging.assert_less_equal(alpha, 1.0, message="alpha must lie in [0, 1]"),
-        tf.debugging.assert_equal(
-            topk_mask * (1.0 - topk_mask), 0.0, message="topk mask entries must be 0 or 1"
-        ),
-        tf.debugging.assert_greater_equal(
-            tf.reduce_sum(topk_mask, -1), 1.0, message="every topk mask row must hold a class"
-        ),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(alpha), tf.identity(topk_mask)
+    alpha = np.asarray(alpha, dtype=np.float64).reshape(-1)
+    topk_mask = np.asarray(topk_mask, dtype=np.float64)
+    if topk_mask.ndim != 2 or topk_mask.shape[0] != alpha.shape[0]:
+        raise ValueError(
+            f"topk mask must be [N, C] with one row per alpha (N = {alpha.shape[0]}); "
+            f"got shape {topk_mask.shape}."
+        )
+    read = np.ones(alpha.shape, bool)
+    if labeled is not None:
+        read = np.asarray(labeled, dtype=np.float64).reshape(-1) <= 0.5
+    outside = np.flatnonzero(read & ~((alpha >= 0.0) & (alpha <= 1.0)))
+    if outside.size:
+        raise ValueError(
+            f"alpha must lie in [0, 1]; {outside.size} values do not, e.g. alpha[{outside[0]}] "
+            f"= {alpha[outside[0]]!r}."
+        )
+    not_binary = np.argwhere(read[:, None] & (topk_mask != 0.0) & (topk_mask != 1.0))
+    if not_binary.size:
+        row, column = not_binary[0]
+        raise ValueError(
+            f"topk mask entries must be 0 or 1; got topk[{row}, {column}] = "
+            f"{topk_mask[row, column]!r}."
+        )
+    empty = np.flatnonzero(read & (topk_mask.sum(axis=1) < 1.0))
+    if empty.size:
+        raise ValueError(
+            f"every topk mask row must hold a class (k(x) >= 1); rows {empty[:5].tolist()} "
+            f"({empty.size} in all) have none."
+        )
+
+
+def _mixing_inputs(alpha, topk_mask):
+    """α as [batch, 1] and the top-k mask as float32 (checked by `check_mixing_inputs`)."""
+    return tf.reshape(float32(alpha), [-1, 1]), float32(topk_mask)
 
 
 def _noise_coefficient(alpha, topk_mask, normalize):
@@ -59,19 +89,16 @@ def slam_mix(student_probs, alpha, topk_mask, normalize=False):
 
     Under Definition 3.2 (the teacher's label is right with probability α(x), else a
     uniformly random other class of its top-k(x)), E[y | x] = mix(g(x)) with the
-    normalized form, g the true label (App. C, proof of Proposition C.1).
+    normalized form, g the true label (App. C, proof of Proposition C.1). The inputs
+    are not checked here: see `check_mixing_inputs`.
 
     Args:
       student_probs: [batch, C] student probabilities f.
       alpha: [batch] teacher accuracy α(x) in [0, 1].
       topk_mask: [batch, C] 0/1 mask top(y_s(x); k(x)) with k(x) >= 1 ones per row.
       normalize: divide the second term by k − 1 as in eq. (1).
-
-    Raises:
-      tf.errors.InvalidArgumentError: α outside [0, 1], a mask entry not 0/1, or a mask row
-        without a class.
     """
-    alpha, topk_mask = _checked_mixing_inputs(alpha, topk_mask)
+    alpha, topk_mask = _mixing_inputs(alpha, topk_mask)
     coefficient = _noise_coefficient(alpha, topk_mask, normalize)
     return _mix(float32(student_probs), alpha, coefficient)
 
@@ -82,9 +109,9 @@ def log_slam_mix(logits, alpha, topk_mask, normalize=False):
     Where the second term vanishes (outside the top-k set, or α = 1) the mix is α f and
     its log is taken as log α + log_softmax(logits), which does not underflow (it is −inf
     only for α = 0). Elsewhere the mix is at least min(α, c) > 0 and its log is taken
-    directly.
+    directly. The inputs are not checked here: see `check_mixing_inputs`.
     """
-    alpha, topk_mask = _checked_mixing_inputs(alpha, topk_mask)
+    alpha, topk_mask = _mixing_inputs(alpha, topk_mask)
     coefficient = _noise_coefficient(alpha, topk_mask, normalize)
     log_probs = tf.nn.log_softmax(float32(logits))
     has_noise_term = coefficient > 0.0

@@ -20,7 +20,9 @@ it reads in ``required_targets``. The step
    (always required: the true label, or for an unlabeled example whatever label
    the metrics should compare with, e.g. the teacher's top-1).
 
-The teacher never runs inside this step: students read cached teacher labels.
+The step returns nothing else: non-trainable state worth logging (``state_logs``,
+e.g. the DRO multipliers) is read on the host once per epoch by `StateLogger`. The
+teacher never runs inside this step: students read cached teacher labels.
 """
 
 import keras
@@ -118,9 +120,7 @@ class DistillationModel(keras.Model):
             scaled = self.optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        self.after_update(targets, logits)
-        logs = self.update_metrics(x, targets, logits, per_example, regularization)
-        return {**logs, **self.state_logs()}
+        return self.update_metrics(x, targets, logits, per_example, regularization)
 
     def logits_and_loss(self, x, targets, training):
         """Float32 logits and the per-example loss from one forward pass.
@@ -137,12 +137,21 @@ class DistillationModel(keras.Model):
         (e.g. SoTeacher's consistency term) are added by overriding this."""
         return self.per_example_loss(targets, logits)
 
-    def after_update(self, targets, logits):
-        """In-graph state updates after the gradient step (e.g. running means); none here."""
-
     def state_logs(self):
-        """Non-trainable state to log every step (e.g. DRO multipliers); none here."""
+        """{name: float} of non-trainable state (e.g. DRO multipliers), read on the host.
+
+        `StateLogger` adds them to the logs of every epoch; the train step returns
+        only the loss and the metrics. None here.
+        """
         return {}
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kw):
+        """keras.Model.fit, with a `StateLogger` first when `callbacks` is a list without one."""
+        if not isinstance(callbacks, keras.callbacks.CallbackList):
+            callbacks = list(callbacks or [])
+            if not any(isinstance(callback, StateLogger) for callback in callbacks):
+                callbacks.insert(0, StateLogger())
+        return super().fit(x, y, batch_size, epochs, verbose, callbacks, **kw)
 
     def test_step(self, data):
         x, targets = data[0], data[1]
@@ -176,3 +185,16 @@ class DistillationModel(keras.Model):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
+
+
+class StateLogger(keras.callbacks.Callback):
+    """Adds a DistillationModel's ``state_logs()`` to the logs at the end of every epoch.
+
+    Keras hands every callback the same epoch-logs dict in list order, and appends
+    History (and the progress bar) last, so callbacks after this one (History,
+    TensorBoard, CSVLogger, ...) see the state. `DistillationModel.fit` puts it first.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.model.state_logs())

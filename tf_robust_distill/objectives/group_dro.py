@@ -32,7 +32,8 @@ class GroupDROModel(DistillationModel):
 
     Per example i of a global batch of N: N · Σ_g (q_g / W_g) w_ig ℓ(g, f(x_i)), W_g =
     Σ_i w_ig, so that the model's reduction Σ_i / N gives Σ_g q_g L_g (q and W held
-    constant in the gradient). q_g is in the training logs as ``lambda_g``.
+    constant in the gradient). q_g is in the logs of every epoch as ``lambda_g`` (read
+    on the host at the epoch's end by `StateLogger`, which `fit` adds).
 
     Args:
       backbone: a Keras model returning logits.

@@ -12,8 +12,9 @@ of the current model on a validation set and takes one exponentiated-gradient st
     model.fit(train, callbacks=[MultiplierUpdate(validation, every_n_steps=100)])
 
 The last iterate λ^K is what the model uses (App. E.3.1); the running average of
-λ^1..λ^K is kept too with ``average_iterates=True``. Each λ_j is in the training logs as
-``lambda_j`` (History, TensorBoard) and is saved with the model.
+λ^1..λ^K is kept too with ``average_iterates=True``. Each λ_j is in the logs of every
+epoch as ``lambda_j`` (History, TensorBoard; read once per epoch, not returned by the
+train step) and is saved with the model.
 """
 
 import keras
@@ -107,9 +108,9 @@ class ClassMultipliers(keras.layers.Layer):
         return new
 
     def logs(self):
-        """{'lambda_j': λ_j} for the training logs."""
-        values = self.current()
-        return {f"lambda_{j}": values[j] for j in range(self.num_classes)}
+        """{'lambda_j': λ_j} as Python floats, read on the host for the epoch logs."""
+        values = keras.ops.convert_to_numpy(self.current())
+        return {f"lambda_{j}": float(values[j]) for j in range(self.num_classes)}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -85,7 +85,9 @@ class SLaMModel(RobustLossModel):
     Reads ``targets['alpha']`` (α(x), e.g. `TeacherAccuracyEstimator.alpha`) and
     ``targets['topk']`` (top(y_s(x); k(x)), e.g. `estimators.top_k_mask`) on the
     teacher-labeled examples; on labeled examples (``labeled`` = 1) they are ignored:
-    such an example is mixed with α = 1, and mix(f; α = 1) = f.
+    such an example is mixed with α = 1, and mix(f; α = 1) = f. The step does not
+    check α and top-k: check the arrays once with `losses.check_mixing_inputs(alpha,
+    topk, labeled)` before training.
 
     Args:
       backbone: a Keras model returning logits.

@@ -222,7 +222,12 @@ class DebiasingWeightUpdate(keras.callbacks.Callback):
                 f"DebiasingWeightUpdate needs a model with debiasing weights (WeightedModel, "
                 f"VIDModel(num_train_examples=...)); got {type(self.model).__name__}."
             )
-        self.update()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # "Before training" is the start of epoch 0: a fit resumed at a later epoch keeps
+        # the weights restored with the model.
+        if epoch == 0:
+            self.update()
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every_n_epochs is not None and (epoch + 1) % self.every_n_epochs == 0:

@@ -14,13 +14,13 @@ import time
 import keras
 import numpy as np
 
-from tf_robust_distill import data, estimators, metrics, nets, posthoc, reporting
+from tf_robust_distill import data, estimators, metrics, nets, posthoc, precision, reporting
 from tf_robust_distill.data.labels import TeacherLabels
-from tf_robust_distill.distribute import get_strategy
+from tf_robust_distill.distribute import get_strategy, worker_directory
 from tf_robust_distill.grid import with_overrides
 from tf_robust_distill.objectives import MultiplierUpdate
 from tf_robust_distill.optim import make_optimizer, steps_per_epoch
-from tf_robust_distill.pipeline import objectives
+from tf_robust_distill.pipeline import checkpointing, objectives
 from tf_robust_distill.pipeline.evaluation import classification_report
 from tf_robust_distill.temperature import candidate_temperatures, select_temperature
 
@@ -56,7 +56,9 @@ class Context:
 def prepare(config):
     """Check the config, pick the strategy, seed, load the data. Nothing is written."""
     objectives.check_names(config)
+    objectives.check_options(config)
     temperatures(config)
+    precision.set_policy(config.mixed_precision)
     strategy = get_strategy(config.strategy, config.tpu)
     keras.utils.set_random_seed(config.seed)
     splits = data.load(
@@ -73,13 +75,21 @@ def student_seed(config):
     return config.seed if config.student.seed is None else config.student.seed
 
 
-def fit(role, config, context, workdir, arrays=None, seed=None):
+def fit(role, config, context, workdir, arrays=None, seed=None, callbacks=()):
     """Build the `role` model from `config[role]` and fit it on the training split.
+
+    Resumable: the training state is checkpointed after every epoch in
+    ``workdir/checkpoints/<role>-<hash of config>`` (removed once the fit ends), and a
+    later call with the same config continues from there (`checkpointing.fit_resumably`).
 
     Args:
       arrays: {"train": {...}, "val": {...}}: per-example numpy arrays added to the
         targets of that split (e.g. ``teacher_probs``), aligned with it by position.
       seed: seed of the data order and augmentation (default ``config.seed``).
+      callbacks: more Keras callbacks for ``model.fit``.
+
+    Raises:
+      checkpointing.NonFiniteLossError: the loss became NaN or infinite.
     """
     arrays = arrays or {}
     splits, role_config, train = context.splits, config[role], config.train
@@ -94,27 +104,45 @@ def fit(role, config, context, workdir, arrays=None, seed=None):
             **role_config.net_options.to_dict(),
         )
         model = objectives.build(role, role_config.objective, backbone, role_config, context)
-        model.compile(optimizer=make_optimizer(train, steps), metrics=["accuracy"])
-    batches = data.training_pipeline(
-        splits.train,
-        train.batch_size,
-        seed=config.seed if seed is None else seed,
-        per_example=arrays.get("train"),
-        augmentation=config.dataset.augment,
-        drop_remainder=train.drop_remainder,
-    )
+        model.compile(
+            optimizer=make_optimizer(train, steps),
+            metrics=["accuracy"],
+            jit_compile=checkpointing.jit_compile_for(config.deterministic),
+        )
+
+    def batches(initial_epoch):
+        return data.training_pipeline(
+            splits.train,
+            train.batch_size,
+            seed=config.seed if seed is None else seed,
+            per_example=arrays.get("train"),
+            augmentation=config.dataset.augment,
+            drop_remainder=train.drop_remainder,
+            epochs=train.epochs,
+            initial_epoch=initial_epoch,
+        )
+
     validation = data.evaluation_pipeline(
         splits.val, config.eval.batch_size, per_example=arrays.get("val")
     )
-    callbacks = [keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard", role))]
+    callbacks = [
+        keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard", role)),
+        *callbacks,
+    ]
     if getattr(model, "uses_validation_multipliers", False):
         callbacks.insert(0, MultiplierUpdate(validation, role_config.dro_update_every))
-    model.fit(
+    description = {"config": checkpointing.run_settings(config), "seed": seed}
+    checkpointing.fit_resumably(
+        model,
         batches,
-        validation_data=validation,
+        checkpointing.checkpoint_directory(workdir, role, description),
+        role=role,
         epochs=train.epochs,
-        verbose=config.verbose,
+        steps_per_epoch=steps,
         callbacks=callbacks,
+        deterministic=config.deterministic,
+        validation_data=validation,
+        verbose=config.verbose,
     )
     return model
 
@@ -143,7 +171,10 @@ def teacher_for(config, context, directory):
                     teacher = keras.models.load_model(model_path)
     if teacher is None:
         teacher = fit("teacher", config, context, directory)
-        teacher.save(model_path)
+        # The config last: a run killed in between never pairs a model with another config.
+        if os.path.exists(config_path):
+            os.remove(config_path)
+        checkpointing.save_model(teacher, model_path)
         reporting.write_json(wanted, config_path)
     context.teacher, context.teacher_dir = teacher, directory
     for split in ("train", *EVALUATED_SPLITS):
@@ -315,17 +346,26 @@ def run(config, workdir, teacher_dir=None):
     """
     started = time.time()
     context = prepare(config)
+    # Multi-worker: only the chief writes here; the others write in copies (distribute.py).
+    teacher_dir = teacher_dir and worker_directory(teacher_dir, context.strategy, copy=True)
+    workdir = worker_directory(workdir, context.strategy, copy=True)
     os.makedirs(workdir, exist_ok=True)
     teacher = teacher_for(config, context, teacher_dir or workdir)
     results = {"config": config.to_dict(), "dataset": dataset_summary(context.splits)}
     results["teacher"], teacher_probs = evaluate(teacher, context, config)
+    student = None
     if config.student.objective != objectives.NO_STUDENT:
         results["student"], student_probs, student = distil_selecting_temperature(
             config, context, workdir
         )
         results["agreement"] = agreement(teacher_probs, student_probs)
         if student is not None:
-            student.save(os.path.join(workdir, "student.keras"))
+            checkpointing.save_model(student, os.path.join(workdir, "student.keras"))
     results["seconds"] = time.time() - started
     table = reporting.write_run(results, workdir, list(context.splits.class_names))
+    histories = {
+        role: getattr(getattr(model, "history", None), "history", {})
+        for role, model in (("teacher", teacher), ("student", student))
+    }
+    reporting.write_multiplier_plots(histories, workdir, list(context.splits.class_names))
     return results, table

@@ -21,6 +21,7 @@ from tf_robust_distill.objectives import (
     class_priors_from_labels,
     class_priors_from_probs,
 )
+from tf_robust_distill.objectives.robust import check_validation_settings
 
 NO_STUDENT = "none"
 POST_SHIFT = "post_shift"
@@ -33,6 +34,12 @@ def class_priors(config, context, role):
         splits = context.splits
         return class_priors_from_labels(splits.train_labels, splits.num_classes)
     return class_priors_from_probs(context.teacher_probs("train", config.temperature))
+
+
+def validation_labels(config, role):
+    """Labels of the DRO validation risks: the configured ones for a student, one-hot for
+    a teacher (it has no teacher to label its validation set)."""
+    return config.validation_labels if role == "student" else "one_hot"
 
 
 def _balanced(backbone, config, context, role):
@@ -51,7 +58,7 @@ def _robust(tradeoff):
             class_priors=class_priors(config, context, role),
             alpha=config.alpha if tradeoff else 1.0,
             step_size=config.dro_step_size,
-            validation_labels=config.validation_labels if role == "student" else "one_hot",
+            validation_labels=validation_labels(config, role),
             risk=config.dro_risk,
             average_iterates=config.average_iterates,
         )
@@ -65,7 +72,7 @@ def _group_dro(backbone, config, context, role):
         role == "student",
         step_size=config.group_dro_step_size,
         use_validation=config.group_dro_use_validation,
-        validation_labels=config.validation_labels if role == "student" else "one_hot",
+        validation_labels=validation_labels(config, role),
         risk=config.dro_risk,
     )
 
@@ -138,6 +145,12 @@ STUDENT_OBJECTIVES = {
 }
 
 UNTRAINED_STUDENTS = (NO_STUDENT, POST_SHIFT)
+# The step size of each DRO objective's multiplier update, by config field.
+STEP_SIZE_FIELDS = {
+    "rob": "dro_step_size",
+    "tdf": "dro_step_size",
+    "group_dro": "group_dro_step_size",
+}
 
 
 def lookup(role, name):
@@ -161,3 +174,23 @@ def check_names(config):
     lookup("teacher", config.teacher.objective)
     if config.student.objective not in UNTRAINED_STUDENTS:
         lookup("student", config.student.objective)
+
+
+def check_options(config):
+    """Fail before any work when a role's objective options are out of range.
+
+    The models check them again when built; checking here names the config field and
+    refuses a student's option before a teacher trains.
+    """
+    for role in ("teacher", "student"):
+        options, name = config[role], config[role].objective
+        if name == "tdf" and not 0.0 <= options.alpha <= 1.0:
+            raise ValueError(f"{role}.alpha must be in [0, 1], got {options.alpha}")
+        if name in ("kd", *FEATURE_TARGETS) and not 0.0 <= options.kd_alpha <= 1.0:
+            raise ValueError(f"{role}.kd_alpha must be in [0, 1], got {options.kd_alpha}")
+        if name in STEP_SIZE_FIELDS:
+            field = STEP_SIZE_FIELDS[name]
+            if not options[field] > 0:
+                raise ValueError(f"{role}.{field} must be > 0, got {options[field]}")
+            labels = validation_labels(options, role)
+            check_validation_settings(labels, options.dro_risk, distill=role == "student")

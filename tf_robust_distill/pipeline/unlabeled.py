@@ -32,15 +32,16 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from tf_robust_distill import data, estimators, losses, nets, reporting
+from tf_robust_distill import data, estimators, losses, nets, precision, reporting
 from tf_robust_distill.data.input_pipeline import RESERVED_KEYS
+from tf_robust_distill.data.selection import num_examples
 from tf_robust_distill.distribute import get_strategy
 from tf_robust_distill.objectives import StandardModel
 from tf_robust_distill.objectives.slam import RobustLossModel, SLaMModel
 from tf_robust_distill.objectives.vid import VIDModel
 from tf_robust_distill.objectives.weighted import DebiasingWeightUpdate, WeightedModel
 from tf_robust_distill.optim import make_optimizer, steps_per_epoch
-from tf_robust_distill.pipeline import job
+from tf_robust_distill.pipeline import checkpointing, job
 
 WEIGHTS_FILE = "backbone.weights.h5"
 REPORT_FILE = "report.json"
@@ -180,6 +181,7 @@ def prepare(config, num_labeled_values=None):
       a `job.Context`; nothing is written.
     """
     check_settings(config.unlabeled)
+    precision.set_policy(config.mixed_precision)
     strategy = get_strategy(config.strategy, config.tpu)
     keras.utils.set_random_seed(config.seed)
     splits = data.load(
@@ -226,34 +228,69 @@ def build_model(config, context, backbone, make_model, num_examples):
     with context.strategy.scope():
         model = make_model(backbone)
         optimizer = make_optimizer(config.train, steps_per_epoch(config.train, num_examples))
-        model.compile(optimizer=optimizer, metrics=["accuracy"])
+        model.compile(
+            optimizer=optimizer,
+            metrics=["accuracy"],
+            jit_compile=checkpointing.jit_compile_for(config.deterministic),
+        )
     return model
 
 
-def fit(model, config, context, dataset, *, epochs, seed, per_example=None, callbacks=()):
+def fit(
+    model,
+    config,
+    context,
+    dataset,
+    *,
+    epochs,
+    seed,
+    directory,
+    role,
+    per_example=None,
+    callbacks=(),
+):
     """Fit on `dataset`; the test accuracy after every epoch is ``history['val_accuracy']``.
 
     The test set is passed as Keras's validation data only to record that trajectory;
-    nothing is selected with it.
+    nothing is selected with it. Resumable: the training state is checkpointed after
+    every epoch in `directory`, removed once the fit ends (`checkpointing.fit_resumably`).
+
+    Args:
+      directory: the checkpoint directory, one per training run.
+      role: what is trained, for error messages.
+
+    Returns:
+      the history of every epoch (``History.history``), restored ones included.
+
+    Raises:
+      checkpointing.NonFiniteLossError: the loss became NaN or infinite.
     """
     train = config.train
-    batches = data.training_pipeline(
-        dataset,
-        train.batch_size,
-        seed=seed,
-        per_example=per_example,
-        augmentation=config.dataset.augment,
-        drop_remainder=train.drop_remainder,
-    )
-    test = data.evaluation_pipeline(context.splits.test, config.eval.batch_size)
-    history = model.fit(
+
+    def batches(initial_epoch):
+        return data.training_pipeline(
+            dataset,
+            train.batch_size,
+            seed=seed,
+            per_example=per_example,
+            augmentation=config.dataset.augment,
+            drop_remainder=train.drop_remainder,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+        )
+
+    return checkpointing.fit_resumably(
+        model,
         batches,
-        validation_data=test,
+        directory,
+        role=role,
         epochs=epochs,
+        steps_per_epoch=steps_per_epoch(train, num_examples(dataset)),
+        callbacks=callbacks,
+        deterministic=config.deterministic,
+        validation_data=data.evaluation_pipeline(context.splits.test, config.eval.batch_size),
         verbose=config.verbose,
-        callbacks=list(callbacks),
     )
-    return history.history
 
 
 def stored_directory(root, role, description):
@@ -299,6 +336,8 @@ def trained_on_labeled(role, config, context, split, root):
         split.labeled,
         epochs=config.unlabeled.labeled_epochs,
         seed=config.seed,
+        directory=checkpointing.checkpoint_directory(directory, role, description),
+        role=f"{role} on the labeled set",
     )
     report, _ = job.evaluate(backbone, context, config)
     os.makedirs(directory, exist_ok=True)
@@ -464,6 +503,7 @@ class StudentTrainingSet:
         topk = np.ones((self.num_examples, soft.shape[1]), np.float32)
         alpha[self.unlabeled_rows] = estimator.alpha(soft)
         topk[self.unlabeled_rows] = estimators.top_k_mask(soft, estimator.k(soft))
+        losses.check_mixing_inputs(alpha, topk)  # the train step itself does not check
         return alpha, topk
 
     @property
@@ -551,6 +591,7 @@ def distil(config, context, stage, training_set):
         training_set.num_examples,
     )
     callbacks = [training_set.debiasing_update()] if objective.debiased else []
+    # An unfinished student's checkpoints are kept beside the stage's stored models.
     history = fit(
         model,
         config,
@@ -558,6 +599,10 @@ def distil(config, context, stage, training_set):
         training_set.dataset,
         epochs=config.train.epochs,
         seed=settings.trial,
+        directory=checkpointing.checkpoint_directory(
+            os.path.dirname(stage.teacher_directory), "student", checkpointing.run_settings(config)
+        ),
+        role=f"student ({settings.objective})",
         per_example=training_set.per_example(model.required_targets),
         callbacks=callbacks,
     )
