@@ -14,7 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tf_robust_distill.metrics import formulas, validation  # noqa: E402
+from tf_robust_distill.metrics import formulas  # noqa: E402
+from tf_robust_distill.metrics.calibration import calibration_bins  # noqa: E402
 
 TABLE_METRICS = (
     ("accuracy", "acc"),
@@ -214,15 +215,7 @@ def reliability_bins(labels, probs, num_bins=15):
       {"count", "confidence_sum", "correct_sum"}: lists of length `num_bins`; they add
       up over runs (pooling seeds), and `ece_of_bins` turns them into the ECE.
     """
-    num_bins = validation.check_num_bins(num_bins)
-    probs = validation.as_probabilities(probs)
-    labels = validation.as_labels(labels, probs.shape[1])
-    validation.check_same_length(labels=labels, probs=probs)
-    confidence = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
-    sums = formulas.calibration_bin_stats(
-        confidence, correct, np.ones_like(confidence), num_bins, xp=np
-    )
+    sums = calibration_bins(labels, probs, num_bins)
     keys = ("count", "confidence_sum", "correct_sum")
     return {key: values.tolist() for key, values in zip(keys, sums, strict=True)}
 

@@ -13,12 +13,12 @@ from tf_robust_distill.metrics import formulas, validation
 _PROBABILITY_FLOOR = 1e-7
 
 
-def expected_calibration_error(labels, probs, num_bins=15):
-    """Expected calibration error of the top-1 prediction over equal-width confidence bins.
+def calibration_bins(labels, probs, num_bins=15):
+    """(count, confidence_sum, correct_sum) [num_bins] of the equal-width confidence bins.
 
-    Guo et al., "On Calibration of Modern Neural Networks", ICML 2017, sec. 2:
-    ECE = sum_b |B_b| / n * |acc(B_b) - conf(B_b)|, where B_b holds the examples whose
-    confidence max_c probs[i, c] lies in (b / num_bins, (b + 1) / num_bins].
+    Bin b holds the examples whose top-1 confidence max_c probs[i, c] lies in
+    (b / num_bins, (b + 1) / num_bins] (Guo et al., ICML 2017, sec. 2); the sums add up
+    over data sets, and `formulas.ece_from_bin_stats` turns them into the ECE.
     """
     num_bins = validation.check_num_bins(num_bins)
     probs = validation.as_probabilities(probs)
@@ -26,10 +26,19 @@ def expected_calibration_error(labels, probs, num_bins=15):
     validation.check_same_length(labels=labels, probs=probs)
     confidence = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == labels).astype(np.float64)
-    stats = formulas.calibration_bin_stats(
+    return formulas.calibration_bin_stats(
         confidence, correct, np.ones_like(confidence), num_bins, xp=np
     )
-    return float(formulas.ece_from_bin_stats(*stats, xp=np))
+
+
+def expected_calibration_error(labels, probs, num_bins=15):
+    """Expected calibration error of the top-1 prediction over equal-width confidence bins.
+
+    Guo et al., "On Calibration of Modern Neural Networks", ICML 2017, sec. 2:
+    ECE = sum_b |B_b| / n * |acc(B_b) - conf(B_b)|, where B_b holds the examples whose
+    confidence max_c probs[i, c] lies in (b / num_bins, (b + 1) / num_bins].
+    """
+    return float(formulas.ece_from_bin_stats(*calibration_bins(labels, probs, num_bins), xp=np))
 
 
 def nll(labels, probs):
