@@ -96,7 +96,10 @@ def plot_per_class_recall(results, path=None, split="test", class_names=None, ro
     if counts is not None:
         names = [f"{name}\nn={int(count)}" for name, count in zip(names, counts, strict=True)]
     axis.set_xticks(positions)
-    axis.set_xticklabels(names, fontsize=8)
+    long_names = max(len(name.split("\n")[0]) for name in names) > 6
+    axis.set_xticklabels(
+        names, fontsize=8, rotation=30 if long_names else 0, ha="right" if long_names else "center"
+    )
     axis.set_ylim(0, 1.05)
     axis.set_ylabel(f"recall ({split})")
     axis.set_xlabel("class (training examples)" if counts is not None else "class")
