@@ -35,7 +35,7 @@ import numpy as np
 from tf_robust_distill import data, estimators, losses, nets, precision, reporting
 from tf_robust_distill.data.input_pipeline import RESERVED_KEYS
 from tf_robust_distill.data.selection import num_examples
-from tf_robust_distill.distribute import get_strategy
+from tf_robust_distill.distribute import get_strategy, worker_directory
 from tf_robust_distill.objectives import StandardModel
 from tf_robust_distill.objectives.slam import RobustLossModel, SLaMModel
 from tf_robust_distill.objectives.vid import VIDModel
@@ -383,8 +383,10 @@ def labeled_stage(config, context, root):
     """Teacher and pre-trained student on A of ``config.unlabeled.num_labeled`` examples.
 
     Trained (or loaded) under `root`; the teacher labels the whole training set once
-    (cached beside it).
+    (cached beside it). Under a multi-worker strategy only the chief writes in `root`;
+    the other workers work in copies of it (`distribute.worker_directory`).
     """
+    root = worker_directory(root, context.strategy, copy=True)
     split = trial_split(config, context)
     teacher, teacher_directory, teacher_report = trained_on_labeled(
         "teacher", config, context, split, root
