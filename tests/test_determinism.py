@@ -9,10 +9,15 @@ the seed and the epoch (shuffle and augmentation) is tested in test_data_pipelin
 
 import os
 
-import h5py
 import numpy as np
 import resume_worker
-from test_resume import assert_same_arrays, keras_file_arrays, results_without_timings, run_worker
+from test_resume import (
+    assert_same_arrays,
+    h5_arrays,
+    keras_file_arrays,
+    results_without_timings,
+    run_worker,
+)
 
 
 def results_of_the_run(workdir):
@@ -37,14 +42,7 @@ def stored_contents(path):
         with np.load(path) as stored:
             return {name: stored[name] for name in stored.files}
     if path.endswith(".h5"):
-        arrays = {}
-        with h5py.File(path, "r") as stored:
-            stored.visititems(
-                lambda name, item: (
-                    arrays.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None
-                )
-            )
-        return arrays
+        return h5_arrays(path)
     with open(path, "rb") as handle:
         return handle.read()
 

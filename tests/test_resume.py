@@ -41,18 +41,22 @@ def run_worker(job, workdir, kill=None):
     return completed.returncode
 
 
-def keras_file_arrays(path):
-    """Every array stored in a .keras file (weights and non-trainable state), by name."""
-    with zipfile.ZipFile(path) as archive:
-        stored = io.BytesIO(archive.read("model.weights.h5"))
+def h5_arrays(file):
+    """Every dataset of an HDF5 file (a path or a file object), by name."""
     arrays = {}
-    with h5py.File(stored, "r") as weights:
-        weights.visititems(
+    with h5py.File(file, "r") as stored:
+        stored.visititems(
             lambda name, item: (
                 arrays.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None
             )
         )
     return arrays
+
+
+def keras_file_arrays(path):
+    """Every array stored in a .keras file (weights and non-trainable state), by name."""
+    with zipfile.ZipFile(path) as archive:
+        return h5_arrays(io.BytesIO(archive.read("model.weights.h5")))
 
 
 def assert_same_arrays(path, expected_path):
