@@ -1,12 +1,13 @@
 # make test: set up .venv if missing, install the package with [test], fetch what the
-# tests need from Debian, run the whole suite.  make notebooks: run colab/*.ipynb headless.
+# tests need from Debian, run the whole suite.  make test-fast: the suite without the
+# tests marked slow (worker processes, whole jobs).  make notebooks: run colab/*.ipynb headless.
 # make demo: the main job on digits-LT.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 FASHION_MNIST_DIR ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: test demo lint notebooks fashion-mnist
+.PHONY: test test-fast demo lint notebooks fashion-mnist
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,9 @@ fashion-mnist:
 
 test: $(VENV)/.installed fashion-mnist
 	$(PY) -m pytest -q tests
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow" tests
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check tf_robust_distill experiments configs tests

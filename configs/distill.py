@@ -19,27 +19,19 @@ Bring your own data:
   python -m experiments.distill --config=configs/distill.py --workdir=runs/mine \
       --config.dataset.name=npz:/path/data.npz --config.teacher.net=mlp --config.student.net=mlp
 
-Objectives: teacher.objective in {std, bal, rob, tdf, group_dro, soteacher,
-soteacher_no_lr, soteacher_no_cr}; student.objective in {std, bal, rob, tdf, group_dro,
-kd, ada_margin, ada_alpha, fitnets, at, post_shift, none} (`none` trains no student).
-Objective names are registered in tf_robust_distill.pipeline.objectives.
+Objectives: each role section holds `objective` (a name of the objective registry,
+tf_robust_distill.objectives.registry) and `objective_kw`, the objective's options under
+its constructor's own names; the job supplies only what it derives from the data (class
+priors, sizes, the teacher's feature widths, the student's temperature and validation
+labels). teacher.objective in {std, bal, rob, tdf, group_dro, soteacher, soteacher_no_lr,
+soteacher_no_cr}; student.objective in {std, bal, rob, tdf, group_dro, kd, ada_margin,
+ada_alpha, fitnets, at, post_shift, none} (`none` trains no student). A trade-off student:
+
+  --config.student.objective=tdf --config.student.objective_kw="{'alpha': 0.5}"
 """
 
 import ml_collections
 from ml_collections import config_dict
-
-
-def robust_options():
-    """Options of the robust distillation paper's objectives (bal, rob, tdf, group_dro)."""
-    return {
-        "alpha": 0.5,  # trade-off α of L^tdf (Algorithm 3); rob is α = 1
-        "dro_step_size": 0.1,  # γ of the λ-update (App. E.2.2)
-        "dro_risk": "zero_one",  # per-class validation risk: zero_one (App. E.3.1) | xent
-        "dro_update_every": config_dict.placeholder(int),  # steps; None: every epoch
-        "average_iterates": False,
-        "group_dro_step_size": 0.01,
-        "group_dro_use_validation": False,
-    }
 
 
 def get_config(arg="demo"):
@@ -61,33 +53,29 @@ def get_config(arg="demo"):
     config.dataset.augment = config_dict.placeholder(str)
 
     config.teacher = ml_collections.ConfigDict()
-    config.teacher.update(robust_options())
     config.teacher.net = "mlp"
     config.teacher.net_options = ml_collections.ConfigDict()  # e.g. hidden_sizes for mlp
-    config.teacher.objective = "std"
     config.teacher.weight_decay = 1e-4
-    # SoTeacher (teacher.objective = soteacher | soteacher_no_lr | soteacher_no_cr), App. D.1.
-    config.teacher.lipschitz_weight = 1e-5
-    config.teacher.consistency_weight_max = 1.0
-    config.teacher.consistency_schedule = "linear"
-    config.teacher.consistency_rampup_epochs = config_dict.placeholder(int)
-    config.teacher.buffer_dtype = "float32"
+    config.teacher.objective = "std"
+    config.teacher.objective_kw = ml_collections.ConfigDict()
+    # Objectives with DRO multipliers (rob, tdf, group_dro with use_validation): update
+    # them every this many steps; None: every epoch.
+    config.teacher.dro_update_every = config_dict.placeholder(int)
 
     config.student = ml_collections.ConfigDict()
-    config.student.update(robust_options())
-    config.student.validation_labels = "teacher"  # or "one_hot" (eq. 10)
     config.student.net = "mlp"
     config.student.net_options = ml_collections.ConfigDict()
+    config.student.weight_decay = 1e-4
     config.student.objective = "std"
+    config.student.objective_kw = ml_collections.ConfigDict()
     # A number, or "auto": the best of (1, 3, 5) (+ 0.1 with teacher-labeled validation)
     # by validation worst-class accuracy (robust distillation paper §6).
     config.student.temperature = ml_collections.FieldReference(1.0, field_type=object)
     config.student.hard_labels = False
-    config.student.kd_alpha = 0.5
-    # Feature distillation (student.objective = fitnets | at): KD + β · term.
-    config.student.feature_beta = 1.0
-    config.student.at_stages = ("stage1", "stage2", "stage3")
-    config.student.weight_decay = 1e-4
+    # The labels of the student's validation set: "teacher" (Algorithm 1) or "one_hot"
+    # (eq. 10); the DRO multipliers' risks and the temperature candidates read it.
+    config.student.validation_labels = "teacher"
+    config.student.dro_update_every = config_dict.placeholder(int)
     config.student.seed = config_dict.placeholder(int)  # None: config.seed
 
     config.train = ml_collections.ConfigDict()

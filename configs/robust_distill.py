@@ -22,28 +22,17 @@ Variants:
   cifar10 / cifar100  balanced CIFAR: 450 epochs, warm-up 15, decays at 200/300/400.
 
 Table 1 (grid.table_teachers x grid.table_students, students repeated with the teacher
-fixed): each student's temperature is chosen from (1, 3, 5) (+0.1 with teacher-labeled
-validation) by validation worst-class accuracy on its first repeat and reused by the
-others. Trade-off grid: L^tdf teachers x L^tdf students over grid.alphas with teacher-
-labeled validation at grid.tradeoff_temperature. Every finished cell is stored under
-WORKDIR/cells; a rerun skips it.
+fixed; grid.students gives each student's objective and validation labels): each
+student's temperature is chosen from (1, 3, 5) (+0.1 with teacher-labeled validation) by
+validation worst-class accuracy on its first repeat and reused by the others. Trade-off
+grid: L^tdf teachers x L^tdf students over grid.alphas with teacher-labeled validation at
+grid.tradeoff_temperature. Every finished cell is stored under WORKDIR/cells; a rerun
+skips it.
 """
 
 import ml_collections
 
 from configs import distill
-
-# (name in the tables, student objective, validation labels)
-TABLE_STUDENTS = (
-    ("post-shift", "post_shift", "one_hot"),
-    ("std-d", "std", "teacher"),
-    ("bal-d", "bal", "teacher"),
-    ("rob-d (teacher val)", "rob", "teacher"),
-    ("rob-d (one-hot val)", "rob", "one_hot"),
-    ("AdaMargin", "ada_margin", "teacher"),
-    ("AdaAlpha", "ada_alpha", "teacher"),
-    ("Group DRO", "group_dro", "teacher"),
-)
 
 
 def get_config(arg="fashion_mnist_lt"):
@@ -51,7 +40,29 @@ def get_config(arg="fashion_mnist_lt"):
     config.student.temperature = "auto"
     config.grid = ml_collections.ConfigDict()
     config.grid.table_teachers = ("std", "bal", "rob", "group_dro")
-    config.grid.table_students = tuple(name for name, _, _ in TABLE_STUDENTS)
+    # Table 1's students by their name in the table: objective and validation labels.
+    config.grid.students = ml_collections.ConfigDict(
+        {
+            "post-shift": {"objective": "post_shift", "validation_labels": "one_hot"},
+            "std-d": {"objective": "std", "validation_labels": "teacher"},
+            "bal-d": {"objective": "bal", "validation_labels": "teacher"},
+            "rob-d (teacher val)": {"objective": "rob", "validation_labels": "teacher"},
+            "rob-d (one-hot val)": {"objective": "rob", "validation_labels": "one_hot"},
+            "AdaMargin": {"objective": "ada_margin", "validation_labels": "teacher"},
+            "AdaAlpha": {"objective": "ada_alpha", "validation_labels": "teacher"},
+            "Group DRO": {"objective": "group_dro", "validation_labels": "teacher"},
+        }
+    )
+    config.grid.table_students = (
+        "post-shift",
+        "std-d",
+        "bal-d",
+        "rob-d (teacher val)",
+        "rob-d (one-hot val)",
+        "AdaMargin",
+        "AdaAlpha",
+        "Group DRO",
+    )
     config.grid.repeats = 3
     config.grid.alphas = (0.0, 0.25, 0.5, 0.75, 1.0)
     config.grid.tradeoff_temperature = 1.0

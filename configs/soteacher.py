@@ -23,6 +23,7 @@ is stored under WORKDIR/cells and a rerun skips it.
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 from configs import distill
 
@@ -30,9 +31,21 @@ from configs import distill
 def get_config(arg="local"):
     config = distill.get_config("demo")
     config.dataset.imbalance_ratio = None
+    # SoTeacher, App. D.1: λ_LR, λ_CR^max, the λ_CR schedule and its ramp-up (None: over
+    # all epochs). The no-LR / no-CR ablations and the std teacher of the grid take the
+    # options they read.
     config.teacher.objective = "soteacher"
+    config.teacher.objective_kw = ml_collections.ConfigDict(
+        {
+            "lipschitz_weight": 1e-5,
+            "consistency_weight_max": 1.0,
+            "schedule": "linear",
+            "rampup_epochs": config_dict.placeholder(int),
+            "buffer_dtype": "float32",
+        }
+    )
     config.student.objective = "kd"
-    config.student.kd_alpha = 0.5
+    config.student.objective_kw = ml_collections.ConfigDict({"alpha": 0.5})
     config.student.temperature = 4.0
 
     config.grid = ml_collections.ConfigDict()
@@ -74,7 +87,7 @@ def get_config(arg="local"):
         config.teacher.net = "resnet34"
         config.student.net = "resnet18"
         config.teacher.weight_decay = config.student.weight_decay = 5e-4
-        config.teacher.lipschitz_weight = 1e-6
+        config.teacher.objective_kw.lipschitz_weight = 1e-6
         config.train.epochs = 90
         config.train.batch_size = 128
         config.train.optimizer = "sgd"

@@ -30,30 +30,38 @@ last step, x0.5 after epoch 180, needs per-boundary factors the schedule does no
 with random horizontal flips and translations by 0.1. The papers state no batch size
 (128 here) and no weight decay (1e-4 here). They need an accelerator.
 
-Settings of one student (``config.unlabeled``; the grid overrides objective, num_labeled,
-trial, hard_labels and, for debiased objectives, weights_every_n_epochs):
-  objective               a name of `tf_robust_distill.pipeline.unlabeled.OBJECTIVES`:
+The teacher and student sections are the main job's (configs/distill.py): nets, and the
+student's objective. The teacher and the pre-trained student learn A with `std`.
+  student.objective       an unlabeled_student name of the objective registry:
                           vanilla, weighted, slam, taylor_ce, poly, fidelity, vid, and the
                           compositions slam_fidelity, slam_taylor_ce, slam_poly,
                           weighted_fidelity, weighted_vid.
+  student.objective_kw    its options, under its constructor's names (e.g. degree of
+                          Taylor-CE, epsilon of Poly-1, normalize of SLaM, coefficient of
+                          VID); a grid's cell takes those of grid.objective_kw its
+                          objective reads.
+  student.temperature     t_B: the teacher's soft labels on U are softmax(f/t_B).
+  student.hard_labels     the student reads the teacher's one-hot argmax on U (Remark 3.1).
+
+Settings of one student (``config.unlabeled``; the grid overrides num_labeled, trial and,
+for debiased objectives, weights_every_n_epochs; and student.objective, hard_labels):
   num_labeled             N: the first N training examples are A.
   validation_size         |V|, drawn from the rest in each trial; U is what remains.
   trial                   seed of the V/U split and of the student's data order.
   train_on_validation     the student also trains on V with its true labels (SLaM §4.1).
   labeled_epochs          epochs of the teacher's and the student's training on A.
-  hard_labels             the student reads the teacher's one-hot argmax on U (Remark 3.1).
-  unlabeled_temperature   t_B: the teacher's soft labels on U are softmax(f/t_B).
   labeled_temperature     t_A: None keeps A's true labels; a number gives A the teacher's
                           softmax(f/t_A) (SLaM App. D.5). Soft distillation only.
-  slam_lower_bound, slam_threshold, slam_fixed_k, slam_normalize
-                          SLaM's isotonic lower bound lb, top-k threshold t, a fixed k
-                          (None: data-dependent k(x)) and eq. (1)'s 1/(k-1) normalization.
+  slam_lower_bound, slam_threshold, slam_fixed_k
+                          SLaM's isotonic lower bound lb, top-k threshold t and a fixed k
+                          (None: data-dependent k(x)).
   weights_every_n_epochs  None: debiasing weights estimated once, before training; n: also
                           after every n-th epoch (weighted paper §3.2).
   weights_confidence      margin | entropy: the k-NN coordinates of weighted Algorithm 2.
-  taylor_degree, poly_epsilon, fidelity_beta, vid_coefficient
-                          Taylor-CE order, Poly-1 ε, fidelity β, VID's λ.
+  fidelity_beta           β of the fidelity weights exp(−β u(x)).
 """
+
+import dataclasses
 
 import ml_collections
 from ml_collections import config_dict
@@ -70,42 +78,54 @@ PAPER_OBJECTIVES = (
     "fidelity",
     "slam_fidelity",
 )
-# Each variant: dataset, teacher net (options), student net (options), labeled sizes, |V|.
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperSetting:
+    """One paper variant: the dataset, the nets, the labeled sizes and |V|."""
+
+    dataset: str
+    teacher_net: str
+    teacher_net_options: dict
+    student_net: str
+    student_net_options: dict
+    num_labeled: tuple
+    validation_size: int
+
+
 PAPER_SETTINGS = {
-    "cifar10": (
+    "cifar10": PaperSetting(
         "cifar10",
-        ("mobilenet", {"alpha": 2.0}),
-        ("mobilenet", {"alpha": 1.0}),
+        "mobilenet",
+        {"alpha": 2.0},
+        "mobilenet",
+        {"alpha": 1.0},
         (5000, 7500, 10000, 12500, 15000, 17500),
         500,
     ),
-    "cifar100": (
-        "cifar100",
-        ("resnet110", {}),
-        ("resnet56", {}),
-        (5000, 7500, 10000, 12500, 15000, 17500),
-        500,
+    "cifar100": PaperSetting(
+        "cifar100", "resnet110", {}, "resnet56", {}, (5000, 7500, 10000, 12500, 15000, 17500), 500
     ),
-    "svhn": (
+    "svhn": PaperSetting(
         "svhn_cropped",
-        ("mobilenet", {"alpha": 2.0}),
-        ("mobilenet", {"alpha": 1.0}),
+        "mobilenet",
+        {"alpha": 2.0},
+        "mobilenet",
+        {"alpha": 1.0},
         (7500, 10000, 12500, 15000, 17500, 20000),
         2000,
     ),
-    "celeb_a": (
+    "celeb_a": PaperSetting(
         "celeb_a",
-        ("mobilenet", {"alpha": 2.0}),
-        ("resnet11", {}),
+        "mobilenet",
+        {"alpha": 2.0},
+        "resnet11",
+        {},
         (3256, 4883, 6510, 8138, 9766, 11394),
         500,
     ),
-    "imagenet": (
-        "imagenet2012",
-        ("resnet50", {}),
-        ("resnet18", {}),
-        (64058, 128116, 192174, 256232),
-        10000,
+    "imagenet": PaperSetting(
+        "imagenet2012", "resnet50", {}, "resnet18", {}, (64058, 128116, 192174, 256232), 10000
     ),
 }
 
@@ -113,36 +133,35 @@ PAPER_SETTINGS = {
 def get_config(arg="local"):
     config = distill.get_config("demo")
     config.dataset.imbalance_ratio = None
-    # The teacher's and the student's nets; the main job's other fields of these sections
-    # belong to its objectives.
+    # The main job's sections, without what this job does not read.
     for role in ("teacher", "student"):
-        config[role] = ml_collections.ConfigDict(
-            {"net": "mlp", "net_options": ml_collections.ConfigDict(), "weight_decay": 1e-4}
-        )
+        del config[role]["dro_update_every"]
+    del config.student["validation_labels"]
+    del config.student["seed"]
+    config.student.objective = "vanilla"
 
     config.unlabeled = ml_collections.ConfigDict()
-    config.unlabeled.objective = "vanilla"
     config.unlabeled.num_labeled = 600
     config.unlabeled.validation_size = 500
     config.unlabeled.trial = 0
     config.unlabeled.train_on_validation = True
     config.unlabeled.labeled_epochs = 20
-    config.unlabeled.hard_labels = False
-    config.unlabeled.unlabeled_temperature = 1.0
     config.unlabeled.labeled_temperature = config_dict.placeholder(float)
     config.unlabeled.slam_lower_bound = 0.5
     config.unlabeled.slam_threshold = 0.9
     config.unlabeled.slam_fixed_k = config_dict.placeholder(int)
-    config.unlabeled.slam_normalize = False
     config.unlabeled.weights_every_n_epochs = config_dict.placeholder(int)
     config.unlabeled.weights_confidence = "margin"
-    config.unlabeled.taylor_degree = 2
-    config.unlabeled.poly_epsilon = 2.0
     config.unlabeled.fidelity_beta = 1.0
-    config.unlabeled.vid_coefficient = 1.0
 
     config.grid = ml_collections.ConfigDict()
     config.grid.objectives = PAPER_OBJECTIVES
+    # The options of the grid's objectives (the papers' values); each cell's student takes
+    # those its objective reads: Taylor-CE order, Poly-1 ε, SLaM's eq. (1) normalization
+    # by k(x) − 1, VID's λ.
+    config.grid.objective_kw = ml_collections.ConfigDict(
+        {"degree": 2, "epsilon": 2.0, "normalize": False, "coefficient": 1.0}
+    )
     config.grid.num_labeled = (600, 1200, 3000)
     config.grid.trials = (0, 1, 2)
     config.grid.labels = ("soft", "hard")
@@ -189,17 +208,16 @@ def get_config(arg="local"):
 
 def _paper(config, arg):
     """The papers' setting for `arg` (App. C.1 / D.1 of the two papers)."""
-    name, (teacher, teacher_options), (student, student_options), sizes, validation = (
-        PAPER_SETTINGS[arg]
-    )
-    config.dataset.name = name
+    setting = PAPER_SETTINGS[arg]
+    config.dataset.name = setting.dataset
     config.dataset.augment = "flip_translate"
-    config.teacher.net = teacher
-    config.teacher.net_options.update(teacher_options)
-    config.student.net = student
-    config.student.net_options.update(student_options)
-    config.unlabeled.validation_size = validation
+    config.teacher.net = setting.teacher_net
+    config.teacher.net_options = ml_collections.ConfigDict(setting.teacher_net_options)
+    config.student.net = setting.student_net
+    config.student.net_options = ml_collections.ConfigDict(setting.student_net_options)
+    config.unlabeled.validation_size = setting.validation_size
     config.unlabeled.labeled_epochs = 200
+    sizes = setting.num_labeled
     config.grid.num_labeled = sizes
     # The paper's Figure 6 is on CIFAR-100 only.
     config.grid.temperature_ablation.num_labeled = sizes if arg == "cifar100" else ()

@@ -23,8 +23,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    _, table = pipeline.run(_CONFIG.value, _WORKDIR.value)
-    print(table)
+    print(pipeline.run(_CONFIG.value, _WORKDIR.value).table)
 
 
 if __name__ == "__main__":

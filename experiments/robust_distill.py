@@ -17,7 +17,6 @@ import os
 
 from absl import app, flags
 
-from configs.robust_distill import TABLE_STUDENTS
 from experiments import grid_flags
 from tf_robust_distill import pipeline, reporting
 from tf_robust_distill.grid import Grid, cell_key, with_overrides
@@ -30,8 +29,8 @@ _PARTS = flags.DEFINE_list(
 )
 flags.mark_flags_as_required(grid_flags.REQUIRED)
 
-STUDENTS = {name: (objective, labels) for name, objective, labels in TABLE_STUDENTS}
 TEACHER_ROW = "teacher"
+NO_STUDENT = {"objective": "none", "validation_labels": "teacher"}
 
 
 def table_cells(grid):
@@ -53,24 +52,23 @@ def tradeoff_cells(grid):
 def overrides(cell, grid, chosen_temperature):
     """The config changes a cell makes."""
     if cell["part"] == "table":
-        student = cell["student"]
-        objective, labels = STUDENTS.get(student, ("none", "teacher"))
+        student = grid.students.get(cell["student"], NO_STUDENT)
         values = {
             "teacher.objective": cell["teacher"],
-            "student.objective": objective,
-            "student.validation_labels": labels,
+            "student.objective": student["objective"],
+            "student.validation_labels": student["validation_labels"],
         }
     else:
         student = cell["alpha_s"]
         values = {
             "teacher.objective": "tdf",
-            "teacher.alpha": cell["alpha_t"],
+            "teacher.objective_kw": {"alpha": cell["alpha_t"]},
             "student.objective": "none" if student == TEACHER_ROW else "tdf",
             "student.validation_labels": "teacher",
             "student.temperature": grid.tradeoff_temperature,
         }
         if student != TEACHER_ROW:
-            values["student.alpha"] = student
+            values["student.objective_kw"] = {"alpha": student}
     values["student.seed"] = cell["repeat"]
     if chosen_temperature is not None:
         values["student.temperature"] = chosen_temperature
@@ -84,11 +82,11 @@ def teacher_key(values):
 def run_cell(config, cell, workdir, chosen_temperature=None):
     values = overrides(cell, config.grid, chosen_temperature)
     cell_config = with_overrides(config, {**values, "verbose": 0})
-    results, _ = pipeline.run(
+    results = pipeline.run(
         cell_config,
         os.path.join(workdir, "runs", cell_key(cell)),
         teacher_dir=os.path.join(workdir, "runs", "teacher-" + teacher_key(values)),
-    )
+    ).results
     return {key: results[key] for key in ("teacher", "student", "seconds") if key in results}
 
 

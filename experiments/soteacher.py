@@ -17,16 +17,17 @@ import os
 from absl import app, flags
 
 from experiments import grid_flags
-from tf_robust_distill import data, estimators, pipeline, reporting
-from tf_robust_distill.data.labels import TeacherLabels
+from tf_robust_distill import estimators, pipeline, reporting
 from tf_robust_distill.grid import Grid, cell_key
+from tf_robust_distill.objectives import registry
 
 flags.mark_flags_as_required(grid_flags.REQUIRED)
 
+# grid field -> (the key of its cells, the SoTeacher option it sweeps)
 SWEEPS = {
-    "lipschitz_weights": "lipschitz_weight",
-    "consistency_weights": "consistency_weight_max",
-    "schedules": "consistency_schedule",
+    "lipschitz_weights": ("lipschitz_weight", "lipschitz_weight"),
+    "consistency_weights": ("consistency_weight_max", "consistency_weight_max"),
+    "schedules": ("consistency_schedule", "schedule"),
 }
 
 
@@ -35,44 +36,46 @@ def cells(grid):
     for teacher in grid.teachers:
         for seed in grid.seeds:
             yield {"part": "main", "teacher": teacher, "seed": seed}
-    for values, key in SWEEPS.items():
+    for values, (key, _) in SWEEPS.items():
         for value in grid[values]:
             yield {"part": "sweep", "teacher": "soteacher", key: value, "seed": grid.seeds[0]}
 
 
-def run_cell(config, cell, workdir):
+def cell_config(config, cell):
+    """`config` with the cell's seed and teacher objective; the objective takes the options
+    of ``teacher.objective_kw`` it reads, and the cell's swept value."""
     config = config.copy_and_resolve_references()
     config.seed = cell["seed"]
     config.verbose = 0
-    config.teacher.objective = cell["teacher"]
-    for key in SWEEPS.values():
+    spec = registry.get(cell["teacher"], registry.TEACHER)
+    objective_kw = spec.select_options(config.teacher.objective_kw.to_dict())
+    for key, option in SWEEPS.values():
         if key in cell:
-            config.teacher[key] = cell[key]
-    run_dir = os.path.join(workdir, "runs", cell_key(cell))
-    results, _ = pipeline.run(config, run_dir)
-    stored = {key: results[key] for key in ("teacher", "student", "agreement", "seconds")}
+            objective_kw[option] = cell[key]
+    config.teacher.objective = cell["teacher"]
+    config.teacher.objective_kw = objective_kw
+    return config
+
+
+def run_cell(config, cell, workdir):
+    job = pipeline.run(cell_config(config, cell), os.path.join(workdir, "runs", cell_key(cell)))
+    stored = {key: job.results[key] for key in ("teacher", "student", "agreement", "seconds")}
     stored["teacher_reliability"] = teacher_reliability(
-        config, run_dir, results["teacher"]["scaling_temperature"]
+        job.context, job.results["teacher"]["scaling_temperature"]
     )
     return stored
 
 
-def teacher_reliability(config, run_dir, temperature):
+def teacher_reliability(context, temperature):
     """Reliability-diagram bins of the teacher's test predictions, before and after scaling.
 
-    Read from the teacher's cached test logits; `temperature` is the one the job fitted
-    on the validation half (SoTeacher Table 3).
+    From the teacher's test logits the job returns; `temperature` is the one the job
+    fitted on the validation half (SoTeacher Table 3).
     """
-    splits = data.load(
-        config.dataset.name,
-        seed=config.seed,
-        imbalance_ratio=config.dataset.imbalance_ratio,
-        data_dir=config.dataset.data_dir,
-    )
-    logits = TeacherLabels.load(os.path.join(run_dir, "teacher_labels", "test.npz")).logits
+    logits = context.teacher_labels["test"].logits
     return {
         when: reporting.reliability_bins(
-            splits.test_labels, estimators.apply_temperature(logits, scale)
+            context.splits.test_labels, estimators.apply_temperature(logits, scale)
         )
         for when, scale in (("before", 1.0), ("after", temperature))
     }
@@ -147,7 +150,7 @@ def summary(records, grid):
         if (results := [r for c, r in records if c["part"] == "main" and c["teacher"] == teacher])
     ]
     sweep = []
-    for values, key in SWEEPS.items():
+    for values, (key, _) in SWEEPS.items():
         for value in grid[values]:
             results = [r for c, r in records if c.get(key) == value]
             if results:

@@ -5,7 +5,7 @@ r"""Distillation with unlabeled examples: objectives × labeled sizes × trials 
 
 For every size N of the labeled set A a teacher and a student are trained on A once
 (stored under WORKDIR/runs/); every trial re-splits the rest into V and U, and every
-objective distils a student from the pre-trained one (weighted distillation §3.1.1,
+objective distills a student from the pre-trained one (weighted distillation §3.1.1,
 SLaM §4.1). Reports the test accuracy, mean ± standard error over the trials, per
 objective and labeled size, for soft and hard distillation: after the last epoch, and
 the best over the epochs as SLaM §4.2 does; beside the teacher and the student trained
@@ -22,15 +22,21 @@ import numpy as np
 from absl import app, flags
 
 from experiments import grid_flags
-from tf_robust_distill import reporting
+from tf_robust_distill import files, reporting
 from tf_robust_distill.grid import Grid, cell_key
+from tf_robust_distill.objectives import registry
 from tf_robust_distill.pipeline import unlabeled
 
 flags.mark_flags_as_required(grid_flags.REQUIRED)
 
 LABELS = ("soft", "hard")
 COMPARISON_LABELS = "soft"
-DEBIASED = tuple(name for name, objective in unlabeled.OBJECTIVES.items() if objective.debiased)
+# The objectives with debiasing weights: one per example of the student's training set.
+DEBIASED = tuple(
+    name
+    for name in registry.names(registry.UNLABELED_STUDENT)
+    if "num_train_examples" in registry.get(name).derived
+)
 
 
 def _cell(num_labeled, labels, objective, trial, weights_every_n_epochs, temperatures=None):
@@ -76,17 +82,20 @@ def planned_cells(config):
 
 
 def cell_config(config, cell):
-    """`config` with the cell's objective, labeled size, trial and labels."""
+    """`config` with the cell's objective (and the options of grid.objective_kw it reads),
+    labeled size, trial and labels."""
     config = config.copy_and_resolve_references()
+    spec = registry.get(cell["objective"], registry.UNLABELED_STUDENT)
+    config.student.objective = cell["objective"]
+    config.student.objective_kw = spec.select_options(config.grid.objective_kw.to_dict())
+    config.student.hard_labels = cell["labels"] == "hard"
     settings = config.unlabeled
     settings.num_labeled = cell["num_labeled"]
     settings.trial = cell["trial"]
-    settings.objective = cell["objective"]
-    settings.hard_labels = cell["labels"] == "hard"
     if "weights_every_n_epochs" in cell:
         settings.weights_every_n_epochs = cell["weights_every_n_epochs"]
     if in_temperature_ablation(cell):
-        settings.labeled_temperature, settings.unlabeled_temperature = cell["t_A"], cell["t_B"]
+        settings.labeled_temperature, config.student.temperature = cell["t_A"], cell["t_B"]
     return config
 
 
@@ -104,7 +113,7 @@ def check_grid(config, cells):
             f"{tuple(config.grid.num_labeled)}"
         )
     for cell in cells:
-        unlabeled.check_settings(cell_config(config, cell).unlabeled)
+        unlabeled.check_settings(cell_config(config, cell))
 
 
 def run_grid(config, workdir, report_only=False):
@@ -141,8 +150,7 @@ def run_grid(config, workdir, report_only=False):
             (cell, grid.run(cell, lambda trial_config=trial_config: compute(trial_config)))
         )
     text = summary(records, config)
-    with open(os.path.join(workdir, "summary.md"), "w") as handle:
-        handle.write(text)
+    files.write_text(text, os.path.join(workdir, "summary.md"))
     reporting.write_json(
         [{"cell": c, "result": r} for c, r in records], os.path.join(workdir, "summary.json")
     )

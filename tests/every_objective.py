@@ -1,6 +1,7 @@
 """Every objective of the package, ready to train a few steps on tiny data.
 
-The shared cases of the jit and mixed-precision tests: each builds its model around a
+The shared cases of the jit, mixed-precision and save/load tests: each builds a registered
+objective (`registry.build`, with the derived arguments a job would supply) around a
 seeded net (an MLP, or cnn_small for attention transfer) on 8x8x1 inputs, with the
 callbacks that update its state (DRO multipliers), and trains on 32 examples in two
 batches of 16 (one batch shape: XLA compiles a step once) whose targets hold every key
@@ -14,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_robust_distill import estimators, nets, objectives
+from tf_robust_distill.objectives import registry
 
 NUM_CLASSES = 3
 NUM_EXAMPLES = 32
@@ -76,13 +78,17 @@ def label_priors():
     return objectives.class_priors_from_labels(data()[1]["label"], NUM_CLASSES)
 
 
-@dataclasses.dataclass(frozen=True)
-class Case:
-    """An objective to train: `make()` the model, the `callbacks()` that update its state."""
-
-    make: object
-    callbacks: object = list
-    debiasing_weights: bool = False
+def derived_arguments(role):
+    """The derived arguments a job would supply on `dataset()` for `role`."""
+    teacher = role == registry.TEACHER
+    return {
+        "class_priors": label_priors() if teacher else teacher_priors(),
+        "num_train_examples": NUM_EXAMPLES,
+        "validation_labels": "one_hot" if teacher else "teacher",
+        "temperature": 4.0,
+        "teacher_feature_dim": TEACHER_DIM,
+        "teacher_spatial_shapes": AT_SPATIAL_SHAPES,
+    }
 
 
 def _every_two_steps():
@@ -93,55 +99,59 @@ def _every_epoch():
     return [objectives.MultiplierUpdate(validation())]
 
 
-CASES = {
-    "std": Case(lambda: objectives.StandardModel(mlp())),
-    "std_distill": Case(lambda: objectives.StandardModel(mlp(), distill=True)),
-    "kd": Case(lambda: objectives.KDModel(mlp(), alpha=0.5, temperature=4.0)),
-    "bal": Case(lambda: objectives.BalancedModel(mlp(), class_priors=label_priors())),
-    "rob": Case(
-        lambda: objectives.RobustModel(
-            mlp(),
-            distill=True,
-            class_priors=teacher_priors(),
-            step_size=1.0,
-            validation_labels="teacher",
-            risk="xent",
-        ),
-        _every_two_steps,
-    ),
-    "tdf": Case(
-        lambda: objectives.RobustModel(
-            mlp(), class_priors=label_priors(), alpha=0.5, step_size=1.0, average_iterates=True
-        ),
-        _every_two_steps,
-    ),
-    "group_dro": Case(lambda: objectives.GroupDROModel(mlp(), distill=True, step_size=1.0)),
-    "group_dro_validation": Case(
-        lambda: objectives.GroupDROModel(mlp(), step_size=1.0, use_validation=True),
-        _every_epoch,
-    ),
-    "ada_margin": Case(lambda: objectives.AdaMarginModel(mlp())),
-    "ada_alpha": Case(lambda: objectives.AdaAlphaModel(mlp())),
-    "weighted": Case(
-        lambda: objectives.WeightedModel(mlp(), NUM_EXAMPLES, use_fidelity_weights=True),
-        debiasing_weights=True,
-    ),
-    "slam": Case(lambda: objectives.SLaMModel(mlp(), use_fidelity_weights=True)),
-    "slam_normalized": Case(lambda: objectives.SLaMModel(mlp(), normalize=True)),
-    "taylor": Case(lambda: objectives.RobustLossModel(mlp(), base_loss="taylor")),
-    "poly": Case(lambda: objectives.RobustLossModel(mlp(), base_loss="poly")),
-    "soteacher": Case(
-        lambda: objectives.SoTeacherModel(
-            mlp(), 0.01, 1.0, "linear", num_train_examples=NUM_EXAMPLES
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """A registered objective to train: its name, role and options, the net it wraps and
+    the `callbacks()` that update its state."""
+
+    name: str
+    role: str
+    objective_kw: dict = dataclasses.field(default_factory=dict)
+    net: object = mlp
+    callbacks: object = list
+    debiasing_weights: bool = False
+
+    def make(self):
+        return registry.build(
+            self.name,
+            self.net(),
+            role=self.role,
+            derived=derived_arguments(self.role),
+            **self.objective_kw,
         )
+
+
+TEACHER, STUDENT, UNLABELED = registry.TEACHER, registry.STUDENT, registry.UNLABELED_STUDENT
+CASES = {
+    "std": Case("std", TEACHER),
+    "std_distill": Case("std", STUDENT),
+    "kd": Case("kd", STUDENT, {"alpha": 0.5}),
+    "bal": Case("bal", TEACHER),
+    "rob": Case("rob", STUDENT, {"step_size": 1.0, "risk": "xent"}, callbacks=_every_two_steps),
+    "tdf": Case(
+        "tdf",
+        TEACHER,
+        {"alpha": 0.5, "step_size": 1.0, "average_iterates": True},
+        callbacks=_every_two_steps,
     ),
-    "vid": Case(lambda: objectives.VIDModel(mlp(), TEACHER_DIM, coefficient=0.5)),
-    "weighted_vid": Case(
-        lambda: objectives.VIDModel(mlp(), TEACHER_DIM, num_train_examples=NUM_EXAMPLES),
-        debiasing_weights=True,
+    "group_dro": Case("group_dro", STUDENT, {"step_size": 1.0}),
+    "group_dro_validation": Case(
+        "group_dro", TEACHER, {"step_size": 1.0, "use_validation": True}, callbacks=_every_epoch
     ),
-    "fitnets": Case(lambda: objectives.FitNetsModel(mlp(), TEACHER_DIM, beta=0.5)),
-    "at": Case(lambda: objectives.AttentionTransferModel(cnn_small(), AT_SPATIAL_SHAPES, 10.0)),
+    "ada_margin": Case("ada_margin", STUDENT),
+    "ada_alpha": Case("ada_alpha", STUDENT),
+    "weighted": Case("weighted_fidelity", UNLABELED, debiasing_weights=True),
+    "slam": Case("slam_fidelity", UNLABELED),
+    "slam_normalized": Case("slam", UNLABELED, {"normalize": True}),
+    "taylor": Case("taylor_ce", UNLABELED),
+    "poly": Case("poly", UNLABELED),
+    "soteacher": Case(
+        "soteacher", TEACHER, {"lipschitz_weight": 0.01, "consistency_weight_max": 1.0}
+    ),
+    "vid": Case("vid", UNLABELED, {"coefficient": 0.5}),
+    "weighted_vid": Case("weighted_vid", UNLABELED, debiasing_weights=True),
+    "fitnets": Case("fitnets", STUDENT, {"beta": 0.5}),
+    "at": Case("at", STUDENT, {"beta": 10.0}, net=cnn_small),
 }
 
 

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 from ml_collections import config_flags
-from tiny import tiny_net
+from support.tiny import tiny_net
 
 import tf_robust_distill as trd
 from tf_robust_distill import pipeline
@@ -165,14 +165,23 @@ def unknown_precision_policy(tmp_path):
     run_job(tmp_path, "--config.mixed_precision=float16")
 
 
-@case("`--config.student.objective=tdf --config.student.alpha=1.5`")
+@case("`--config.student.objective=kd --config.student.objective_kw=\"{'beta': 1}\"`")
+def option_the_objective_does_not_take(tmp_path):
+    run_job(tmp_path, "--config.student.objective=kd", "--config.student.objective_kw={'beta': 1}")
+
+
+@case("`--config.student.objective=tdf --config.student.objective_kw=\"{'alpha': 1.5}\"`")
 def tradeoff_alpha_above_one(tmp_path):
-    run_job(tmp_path, "--config.student.objective=tdf", "--config.student.alpha=1.5")
+    run_job(
+        tmp_path, "--config.student.objective=tdf", "--config.student.objective_kw={'alpha': 1.5}"
+    )
 
 
-@case("`--config.student.objective=rob --config.student.dro_step_size=0`")
+@case("`--config.student.objective=rob --config.student.objective_kw=\"{'step_size': 0}\"`")
 def zero_dro_step_size(tmp_path):
-    run_job(tmp_path, "--config.student.objective=rob", "--config.student.dro_step_size=0")
+    run_job(
+        tmp_path, "--config.student.objective=rob", "--config.student.objective_kw={'step_size': 0}"
+    )
 
 
 @case("`--config.student.objective=rob --config.student.validation_labels=soft`")

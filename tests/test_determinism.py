@@ -1,6 +1,6 @@
 """The same seed gives the same results.json twice; another seed gives another one.
 
-Each job runs once in a fresh process (tests/resume_worker.py) and once in this one,
+Each job runs once in a fresh process (tests/support/resume_worker.py) and once in this one,
 in fresh workdirs, with deterministic ops on (the configs' default): the results
 (timings aside) and every saved weight must be equal. A run with another seed must
 differ, so the comparison can fail. That the batches of an epoch are a function of
@@ -10,14 +10,12 @@ the seed and the epoch (shuffle and augmentation) is tested in test_data_pipelin
 import os
 
 import numpy as np
-import resume_worker
-from test_resume import (
-    assert_same_arrays,
-    h5_arrays,
-    keras_file_arrays,
-    results_without_timings,
-    run_worker,
-)
+import pytest
+from support import resume_worker
+from support.keras_files import assert_same_arrays, h5_arrays, keras_file_arrays
+from test_resume import results_without_timings, run_worker
+
+pytestmark = pytest.mark.slow  # worker processes and whole jobs
 
 
 def results_of_the_run(workdir):

@@ -78,9 +78,9 @@ def test_bad_temperature_raises(temperature):
 @pytest.mark.parametrize(
     "logits, labels, bounds, message",
     [
-        (np.zeros(3), np.zeros(3, dtype=int), (0.05, 20.0), "logits must be"),
+        (np.zeros(3), np.zeros(3, dtype=int), (0.05, 20.0), r"logits must have shape \[N, C\]"),
         (np.full((2, 3), np.nan), np.zeros(2, dtype=int), (0.05, 20.0), "finite"),
-        (np.zeros((2, 3)), np.array([0, 3]), (0.05, 20.0), r"\[0, 2\]"),
+        (np.zeros((2, 3)), np.array([0, 3]), (0.05, 20.0), r"\[0, num_classes\) = \[0, 3\)"),
         (np.zeros((2, 3)), np.zeros(3, dtype=int), (0.05, 20.0), "shape"),
         (np.zeros((2, 3)), np.zeros(2, dtype=int), (0.0, 20.0), "bounds must be"),
         (np.zeros((2, 3)), np.zeros(2, dtype=int), (5.0, 1.0), "bounds must be"),

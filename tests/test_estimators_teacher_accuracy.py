@@ -208,7 +208,7 @@ def test_bad_validation_inputs_raise(validation):
     probs, labels = validation
     with pytest.raises(ValueError, match="sum to 1"):
         TeacherAccuracyEstimator().fit(probs * 0.5, labels)
-    with pytest.raises(ValueError, match=r"\[0, 5\]"):
+    with pytest.raises(ValueError, match=r"\[0, num_classes\) = \[0, 6\)"):
         TeacherAccuracyEstimator().fit(probs, labels + NUM_CLASSES)
     with pytest.raises(ValueError, match="shape"):
         TeacherAccuracyEstimator().fit(probs, labels[:-1])

@@ -261,30 +261,6 @@ def test_jit_compile_gives_the_same_weights(name):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["fitnets", "at"])
-def test_keras_save_load_round_trip_keeps_weights_optimizer_and_config(tmp_path, name):
-    x, targets = _data()
-    model = MAKERS[name]()
-    model.compile(optimizer="adam")
-    model.fit(_batches(x, targets), epochs=1, verbose=0)
-    path = tmp_path / f"{name}.keras"
-    model.save(path)
-    restored = keras.models.load_model(path)
-    assert type(restored) is type(model)
-    for key, value in model.get_config().items():
-        if key != "backbone":
-            assert restored.get_config()[key] == value
-    for a, b in zip(restored.get_weights(), model.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert len(restored.optimizer.variables) == len(model.optimizer.variables)
-    for a, b in zip(restored.optimizer.variables, model.optimizer.variables, strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    restored.compile(optimizer="adam")
-    np.testing.assert_allclose(
-        _evaluate_loss(restored, x, targets), _evaluate_loss(model, x, targets), rtol=1e-6
-    )
-
-
 def test_bad_construction_arguments_are_refused():
     teacher, dataset = _teacher(), _dataset_of(_inputs())
     with pytest.raises(ValueError, match="kind must be one of features, attention"):

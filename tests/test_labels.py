@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_robust_distill.data.labels import TeacherLabels, model_fingerprint
+from tf_robust_distill.data.teacher_cache import model_fingerprint
+from tf_robust_distill.data.teacher_labels import TeacherLabels
 
 N, C = 37, 4
 

@@ -188,7 +188,7 @@ SCORES = np.eye(3)[[0, 1, 1, 2]]
         (lambda: metrics.expected_calibration_error(LABELS[:3], SCORES, 15), "same number"),
         (lambda: metrics.nll(LABELS, SCORES[0]), r"shape \[N, C\]"),
         (lambda: metrics.nll([0, 1, 3, 1], SCORES), r"\[0, num_classes\) = \[0, 3\)"),
-        (lambda: metrics.nll(LABELS, SCORES * 2), "summing to 1"),
+        (lambda: metrics.nll(LABELS, SCORES * 2), "must sum to 1"),
     ],
 )
 def test_bad_input_raises_value_error_saying_what_is_allowed(call, message):

@@ -19,7 +19,7 @@ from every_objective import CASES, data, train
 
 from configs import distill, robust_distill, soteacher, unlabeled_distill
 from tf_robust_distill import precision
-from tf_robust_distill.pipeline import job, unlabeled
+from tf_robust_distill.pipeline import context, job, unlabeled
 
 UNIT_ROUNDOFF = 2.0**-8
 TOLERANCE = 4 * UNIT_ROUNDOFF
@@ -113,7 +113,7 @@ def test_jobs_apply_the_configured_policy_before_loading_data(monkeypatch, prepa
         loaded.append(keras.config.dtype_policy().name)
         raise StopIteration  # enough: the policy was set before the data were loaded
 
-    monkeypatch.setattr(job.data, "load", load)
+    monkeypatch.setattr(context.data, "load", load)
     with precision.policy("float32"):
         config.mixed_precision = "mixed_bfloat16"
         with pytest.raises(StopIteration):

@@ -1,6 +1,6 @@
 """Two worker processes under MultiWorkerMirroredStrategy train as one device does.
 
-Each worker (tests/multiworker_worker.py) sees one CPU device and its own TF_CONFIG
+Each worker (tests/support/multiworker_worker.py) sees one CPU device and its own TF_CONFIG
 task on 127.0.0.1; together they hold two replicas. A robust student (with its
 multiplier updates from a distributed validation pass) and a SoTeacher teacher (with
 its running-mean buffer) must end with the same weights, λ, buffer and training and
@@ -9,18 +9,20 @@ validation logs as the same training on one device with the same global batch.
 
 import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
-from multiworker_worker import results
+from support.multiworker_worker import results
+from support.processes import environment, worker_script
 
-TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-WORKER_SCRIPT = os.path.join(TESTS_DIR, "multiworker_worker.py")
+pytestmark = pytest.mark.slow  # worker processes and whole jobs
+
+WORKER_SCRIPT = worker_script("multiworker_worker.py")
 TIMEOUT_SECONDS = 240
 
 
@@ -37,12 +39,8 @@ def free_ports(count):
 
 def worker_environment(cluster, index):
     """The environment of worker `index`: its TF_CONFIG, one CPU, the package importable."""
-    env = dict(os.environ)
-    env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-    env["CUDA_VISIBLE_DEVICES"] = ""
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(TESTS_DIR), env.get("PYTHONPATH", "")])
-    return env
+    task = {"type": "worker", "index": index}
+    return environment(TF_CONFIG=json.dumps({"cluster": cluster, "task": task}))
 
 
 @contextlib.contextmanager

@@ -11,9 +11,9 @@ import os
 import keras
 import numpy as np
 import pytest
-import resume_worker
 import tensorflow as tf
-from tiny import NUM_CLASSES, tiny_net
+from support import resume_worker
+from support.tiny import NUM_CLASSES, tiny_net
 
 from tf_robust_distill import data
 from tf_robust_distill.objectives import StandardModel
@@ -233,6 +233,7 @@ def exploding_learning_rate(config):
     return config
 
 
+@pytest.mark.slow  # a whole job
 def test_main_job_with_a_teacher_gone_nan_writes_no_model_and_no_results(tmp_path):
     """The teacher's loss is NaN in epoch 2: no teacher, no student, no results.json."""
     workdir = tmp_path / "run"
@@ -257,6 +258,7 @@ def test_main_job_with_a_teacher_gone_nan_writes_no_model_and_no_results(tmp_pat
     assert restored.epochs == 1 and np.isfinite(restored.history()["loss"]).all()
 
 
+@pytest.mark.slow  # a whole job
 def test_main_job_gone_nan_leaves_an_earlier_run_untouched(tmp_path):
     """After a finished run, a student and then a teacher whose loss becomes NaN: every
     file of the finished run (results.json, teacher.keras, student.keras, ...) stays."""
@@ -267,7 +269,7 @@ def test_main_job_gone_nan_leaves_an_earlier_run_untouched(tmp_path):
 
     # The stored teacher is reused; the student's multipliers overflow at its first step.
     config = resume_worker.main_config()
-    config.student.dro_step_size = 1e30
+    config.student.objective_kw.step_size = 1e30
     with pytest.raises(checkpointing.NonFiniteLossError) as raised:
         resume_worker.run_main(workdir, config)
     assert str(raised.value).startswith(

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from support.tiny import batches, examples
 
 from tf_robust_distill.objectives import KDModel, StandardModel
 
@@ -18,19 +19,6 @@ def _net(seed=1):
     return keras.Model(inputs, keras.layers.Dense(NUM_CLASSES)(hidden))
 
 
-def _data(n=70, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 5)).astype(np.float32)
-    labels = rng.integers(0, NUM_CLASSES, n).astype(np.int32)
-    teacher_probs = rng.dirichlet(np.ones(NUM_CLASSES), size=n).astype(np.float32)
-    return x, {"label": labels, "teacher_probs": teacher_probs}
-
-
-def _dataset(batch_size=16, **kwargs):
-    x, targets = _data(**kwargs)
-    return tf.data.Dataset.from_tensor_slices((x, targets)).batch(batch_size)
-
-
 @pytest.mark.parametrize("distill", [False, True])
 def test_one_epoch_is_identical_on_one_device_and_two_replicas(two_cpu_strategy, distill):
     """70 examples in batches of 16: the last batch splits unevenly over two replicas."""
@@ -39,7 +27,7 @@ def test_one_epoch_is_identical_on_one_device_and_two_replicas(two_cpu_strategy,
         with strategy.scope():
             model = StandardModel(_net(), distill=distill)
             model.compile(optimizer=keras.optimizers.SGD(0.1), metrics=["accuracy"])
-        history = model.fit(_dataset(), epochs=2, verbose=0).history
+        history = model.fit(batches(), epochs=2, verbose=0).history
         return model.get_weights(), history
 
     weights_one, history_one = train(tf.distribute.get_strategy())
@@ -52,7 +40,7 @@ def test_one_epoch_is_identical_on_one_device_and_two_replicas(two_cpu_strategy,
 
 def test_step_reduces_as_mean_over_batch_plus_regularization():
     """One SGD step equals a step on mean cross-entropy + the L2 terms, computed by hand."""
-    x, targets = _data(n=16)
+    x, targets = examples(n=16)
     model = StandardModel(_net())
     model.compile(optimizer=keras.optimizers.SGD(0.5))
     backbone = _net()
@@ -75,31 +63,15 @@ def test_jit_compile_gives_the_same_weights():
     def train(jit):
         model = StandardModel(_net(), distill=True)
         model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=jit)
-        model.fit(_dataset(), epochs=1, verbose=0)
+        model.fit(batches(), epochs=1, verbose=0)
         return model.get_weights()
 
     for a, b in zip(train(False), train(True), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_keras_save_load_round_trip(tmp_path):
-    model = KDModel(_net(), alpha=0.3, temperature=2.0)
-    model.compile(optimizer="adam", metrics=["accuracy"])
-    model.fit(_dataset(), epochs=1, verbose=0)
-    path = tmp_path / "kd.keras"
-    model.save(path)
-    restored = keras.models.load_model(path)
-    assert isinstance(restored, KDModel)
-    assert (restored.alpha, restored.temperature) == (0.3, 2.0)
-    x, _ = _data()
-    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
-    assert isinstance(restored.backbone, keras.Model)
-    for a, b in zip(restored.optimizer.variables, model.optimizer.variables, strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-
-
 def test_kd_model_loss_matches_transcription():
-    x, targets = _data(n=32)
+    x, targets = examples(n=32)
     model = KDModel(_net(), alpha=0.5, temperature=4.0)
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     logits = model.backbone(x).numpy().astype(np.float64)
@@ -118,7 +90,7 @@ def test_kd_model_loss_matches_transcription():
 
 
 def test_missing_target_key_is_a_value_error_naming_it():
-    x, targets = _data()
+    x, targets = examples()
     student = StandardModel(_net(), distill=True)
     student.compile(optimizer="sgd")
     before = [w.copy() for w in student.get_weights()]
@@ -130,7 +102,7 @@ def test_missing_target_key_is_a_value_error_naming_it():
 
 
 def test_targets_must_be_a_dict():
-    x, targets = _data()
+    x, targets = examples()
     model = StandardModel(_net())
     model.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="targets a dict"):
@@ -141,7 +113,7 @@ def test_compiled_loss_is_refused():
     model = StandardModel(_net())
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="without `loss`"):
-        model.fit(_dataset(), epochs=1, verbose=0)
+        model.fit(batches(), epochs=1, verbose=0)
 
 
 @pytest.mark.parametrize("kwargs", [{"alpha": 1.5}, {"alpha": -0.1}, {"temperature": 0.0}])
@@ -156,7 +128,7 @@ def test_backbone_must_be_a_keras_model():
 
 
 def test_evaluation_without_teacher_targets_reports_metrics_only():
-    x, targets = _data()
+    x, targets = examples()
     student = StandardModel(_net(), distill=True)
     student.compile(optimizer="sgd", metrics=["accuracy"])
     dataset = tf.data.Dataset.from_tensor_slices((x, {"label": targets["label"]})).batch(16)

@@ -39,6 +39,7 @@ def _npz(path, seed=0):
     np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
 
 
+@pytest.mark.slow  # a whole job, in a fresh process
 def test_main_job_on_an_npz_dataset_writes_a_complete_results_json(tmp_path):
     data_path = tmp_path / "data.npz"
     _npz(data_path)
@@ -91,16 +92,24 @@ def _digits_config(**overrides):
     return config
 
 
-def test_standard_teacher_on_balanced_digits_is_accurate_and_distils(tmp_path):
-    results, _ = pipeline.run(_digits_config(), str(tmp_path))
+@pytest.mark.slow  # a whole job
+def test_standard_teacher_on_balanced_digits_is_accurate_and_distills(tmp_path):
+    job = pipeline.run(_digits_config(), str(tmp_path))
+    results = job.results
     assert results["teacher"]["test"]["accuracy"] > 0.90
     assert results["student"]["test"]["accuracy"] > 0.90
     assert results["agreement"]["test"] > 0.90
     labels = trd.data.TeacherLabels.load(tmp_path / "teacher_labels" / "train.npz")
     assert labels.num_examples == results["dataset"]["train_size"]
+    # The job returns the teacher's labels it cached, fingerprint included.
+    for split in ("train", "val", "test"):
+        returned = job.context.teacher_labels[split]
+        stored = trd.data.TeacherLabels.load(tmp_path / "teacher_labels" / f"{split}.npz")
+        np.testing.assert_array_equal(returned.logits, stored.logits)
+        assert returned.fingerprint == stored.fingerprint != ""
 
     teacher_time = os.path.getmtime(tmp_path / "teacher.keras")
-    again, _ = pipeline.run(_digits_config(**{"student.objective": "none"}), str(tmp_path))
+    again = pipeline.run(_digits_config(**{"student.objective": "none"}), str(tmp_path)).results
     assert os.path.getmtime(tmp_path / "teacher.keras") == teacher_time
     assert again["teacher"] == results["teacher"]
     assert "student" not in again
@@ -111,6 +120,12 @@ def test_standard_teacher_on_balanced_digits_is_accurate_and_distils(tmp_path):
     [
         ({"teacher.objective": "magic"}, "unknown teacher objective 'magic'"),
         ({"student.objective": "magic"}, "unknown student objective 'magic'"),
+        ({"student.objective": "slam"}, "unknown student objective 'slam'"),
+        ({"student.objective_kw": {"beta": 1.0}}, "student objective 'std' takes no option 'beta'"),
+        (
+            {"teacher.objective": "tdf", "teacher.objective_kw": {"alpha": 2.0}},
+            r"teacher.objective_kw.alpha must be in \[0, 1\], got 2.0",
+        ),
         ({"strategy": "horovod"}, "unknown strategy"),
     ],
 )

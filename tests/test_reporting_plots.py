@@ -1,15 +1,45 @@
-"""The plots of reporting.py draw the numbers they are given (read back from the axes)."""
+"""The plots of reporting draw the numbers they are given (read back from the axes).
+
+Every plot is a Figure of its own: no pyplot figure manager, no backend chosen at import.
+"""
+
+import importlib
+import io
+import json
+import pkgutil
 
 import keras
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 import pytest
 import tensorflow as tf
-from tiny import NUM_CLASSES, tiny_net
+from support.tiny import NUM_CLASSES, tiny_net
 
 from tf_robust_distill import metrics, reporting
 from tf_robust_distill.objectives.balanced import class_priors_from_labels
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
+
+
+def _assert_unmanaged(figure):
+    """A figure pyplot does not hold (nothing to close) that renders to PNG all the same."""
+    assert figure.canvas.manager is None
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
+    assert png.getvalue().startswith(b"\x89PNG")
+
+
+def test_importing_reporting_chooses_no_backend(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"matplotlib.use{args} at import")
+
+    monkeypatch.setattr(matplotlib, "use", refuse)
+    names = [
+        info.name
+        for info in pkgutil.walk_packages(reporting.__path__, "tf_robust_distill.reporting.")
+    ]
+    assert "tf_robust_distill.reporting.plots.figures" in names
+    for name in ["tf_robust_distill.reporting", *names]:
+        importlib.reload(importlib.import_module(name))
 
 
 def _probs_and_labels(n=400, num_classes=4, seed=0):
@@ -65,7 +95,7 @@ def test_reliability_diagram_draws_accuracy_gap_and_ece_per_panel():
         np.testing.assert_allclose([bar.get_height() for bar in gaps], confidence - accuracy)
         ece = metrics.expected_calibration_error(labels, source, num_bins=10)
         assert axis.get_title() == f"{name}\nECE {ece:.4f}"
-    plt.close(figure)
+    _assert_unmanaged(figure)
 
 
 def test_accuracy_vs_labeled_draws_means_and_standard_errors(tmp_path):
@@ -90,13 +120,13 @@ def test_accuracy_vs_labeled_draws_means_and_standard_errors(tmp_path):
     (single,) = hard.containers
     np.testing.assert_array_equal(single[0].get_ydata(), [70.0])
     # "slam" keeps the color of its place among all methods (second), though "soft" draws none.
-    assert single[0].get_color() == plt.get_cmap("tab10").colors[1]
-    assert line.get_color() == plt.get_cmap("tab10").colors[0]
+    assert single[0].get_color() == matplotlib.colormaps["tab10"].colors[1]
+    assert line.get_color() == matplotlib.colormaps["tab10"].colors[0]
     assert [text.get_text() for text in hard.get_legend().get_texts()] == [
         "teacher",
         "slam",
     ]
-    plt.close(figure)
+    _assert_unmanaged(figure)
 
 
 def _history(epochs=4, num_classes=3, seed=0):
@@ -119,7 +149,7 @@ def test_multipliers_plot_draws_one_line_per_class_and_the_uniform_level():
     np.testing.assert_allclose(uniform.get_ydata(), [1 / 3, 1 / 3])
     legend = [text.get_text() for text in axis.get_legend().get_texts()]
     assert legend == ["class a", "class b", "class c", "uniform 1/m"]
-    plt.close(figure)
+    _assert_unmanaged(figure)
 
 
 def test_multipliers_need_every_class_key():
@@ -166,7 +196,7 @@ def test_pareto_plot_marks_teachers_and_labels_the_selected_point():
     assert {text.get_text(): text.xy for text in axis.texts}["t1"] == (0.7, 0.65)
     front = axis.get_lines()[0]
     np.testing.assert_array_equal(front.get_xydata()[[0, -1]], [(0.7, 0.65), (0.82, 0.62)])
-    plt.close(figure)
+    _assert_unmanaged(figure)
 
 
 def test_per_class_recall_draws_one_bar_group_per_role():
@@ -185,4 +215,24 @@ def test_per_class_recall_draws_one_bar_group_per_role():
         "1\nn=3",
         "2\nn=10",
     ]
-    plt.close(figure)
+    _assert_unmanaged(figure)
+
+
+def test_write_run_puts_the_results_their_table_and_the_recall_plot_in_the_workdir(tmp_path):
+    split = {key: 0.5 for key, _ in reporting.TABLE_METRICS}
+    results = {
+        "teacher": {"test": {**split, "per_class_recall": np.array([0.9, 0.5])}},
+        "student": {"val": split, "test": {**split, "accuracy": 0.75, "per_class_recall": [1, 0]}},
+    }
+    table = reporting.write_run(results, str(tmp_path), class_names=["cat", "dog"])
+    assert json.loads((tmp_path / "results.json").read_text())["teacher"]["test"][
+        "per_class_recall"
+    ] == [0.9, 0.5]
+    assert (tmp_path / "results.md").read_text() == table == reporting.markdown_table(results)
+    assert "| student | test | 0.7500 | 0.5000 |" in table
+    assert (tmp_path / "per_class_recall.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "per_class_recall.png",
+        "results.json",
+        "results.md",
+    ]

@@ -1,69 +1,42 @@
 """A run killed with SIGKILL mid-epoch and restarted ends as an uninterrupted run does.
 
-The killed runs are subprocesses (tests/resume_worker.py) that SIGKILL themselves at a
+The killed runs are subprocesses (tests/support/resume_worker.py) that SIGKILL themselves at a
 given role, epoch and batch; the uninterrupted run of the same job runs in this process.
 Deterministic ops are on (the configs' default).
 """
 
-import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import zipfile
 
-import h5py
 import keras
 import numpy as np
 import pytest
-import resume_worker
 import tensorflow as tf
-from tiny import NUM_CLASSES, tiny_net
+from support import resume_worker
+from support.keras_files import assert_same_arrays
+from support.processes import environment, worker_script
+from support.tiny import NUM_CLASSES, tiny_net
 
 from tf_robust_distill import data
 from tf_robust_distill.objectives.balanced import class_priors_from_probs
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
 from tf_robust_distill.pipeline import checkpointing
 
-TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(TESTS_DIR)
+pytestmark = pytest.mark.slow  # worker processes and whole jobs
 
 
 def run_worker(job, workdir, kill=None):
     """Run resume_worker.py; returns its exit code (-SIGKILL when it killed itself)."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    env["PYTHONPATH"] = os.pathsep.join([ROOT, TESTS_DIR, env.get("PYTHONPATH", "")])
-    command = [sys.executable, os.path.join(TESTS_DIR, "resume_worker.py"), job, str(workdir)]
+    command = [sys.executable, worker_script("resume_worker.py"), job, str(workdir)]
     command += [str(value) for value in kill or ()]
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    completed = subprocess.run(
+        command, env=environment(), capture_output=True, text=True, timeout=600
+    )
     assert completed.returncode in (0, -signal.SIGKILL), completed.stderr[-3000:]
     return completed.returncode
-
-
-def h5_arrays(file):
-    """Every dataset of an HDF5 file (a path or a file object), by name."""
-    arrays = {}
-    with h5py.File(file, "r") as stored:
-        stored.visititems(
-            lambda name, item: (
-                arrays.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None
-            )
-        )
-    return arrays
-
-
-def keras_file_arrays(path):
-    """Every array stored in a .keras file (weights and non-trainable state), by name."""
-    with zipfile.ZipFile(path) as archive:
-        return h5_arrays(io.BytesIO(archive.read("model.weights.h5")))
-
-
-def assert_same_arrays(path, expected_path):
-    arrays, expected = keras_file_arrays(path), keras_file_arrays(expected_path)
-    assert sorted(arrays) == sorted(expected)
-    for name, value in expected.items():
-        np.testing.assert_array_equal(arrays[name], value, err_msg=name)
 
 
 def results_without_timings(workdir):

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tiny import NUM_CLASSES, tiny_net
+from support.tiny import NUM_CLASSES, batches, examples, tiny_net
 
 from tf_robust_distill.objectives.balanced import (
     BalancedModel,
@@ -15,20 +15,8 @@ from tf_robust_distill.objectives.group_dro import GroupDROModel
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
 
 
-def _data(n=70, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 5)).astype(np.float32)
-    labels = np.arange(n, dtype=np.int32) % NUM_CLASSES
-    teacher_probs = rng.dirichlet(np.ones(NUM_CLASSES), size=n).astype(np.float32)
-    return x, {"label": labels, "teacher_probs": teacher_probs}
-
-
-def _dataset(batch_size=16, **kwargs):
-    return tf.data.Dataset.from_tensor_slices(_data(**kwargs)).batch(batch_size)
-
-
 def _priors(distill):
-    _, targets = _data()
+    _, targets = examples(cycled_labels=True)
     if distill:
         return class_priors_from_probs(targets["teacher_probs"])
     return class_priors_from_labels(targets["label"], NUM_CLASSES)
@@ -69,7 +57,7 @@ def test_class_priors_are_label_frequencies_and_teacher_marginals():
 
 @pytest.mark.parametrize("distill", [False, True])
 def test_balanced_loss_is_eq_9_with_inverse_priors(distill):
-    x, targets = _data(n=12)
+    x, targets = examples(n=12, cycled_labels=True)
     priors = _priors(distill)
     model = BalancedModel(tiny_net(), distill=distill, class_priors=priors)
     logits = model.backbone(x).numpy()
@@ -83,7 +71,7 @@ def test_balanced_loss_is_eq_9_with_inverse_priors(distill):
 
 @pytest.mark.parametrize("distill", [False, True])
 def test_alpha_zero_is_balanced_and_alpha_one_is_robust(distill):
-    x, targets = _data(n=12)
+    x, targets = examples(n=12, cycled_labels=True)
     priors = _priors(distill)
     lam = np.array([0.7, 0.2, 0.1])
     logits = tiny_net()(x).numpy()
@@ -124,7 +112,7 @@ def _validation_risks(logits, memberships, risk):
 )
 def test_multiplier_update_follows_algorithms_1_to_3(validation_labels, risk, alpha):
     """Frozen weights: three updates from the same model are three EG steps of γα on R(f^0)."""
-    x_val, val_targets = _data(n=30, seed=5)
+    x_val, val_targets = examples(n=30, seed=5, cycled_labels=True)
     validation = tf.data.Dataset.from_tensor_slices((x_val, val_targets)).batch(7)
     model = RobustModel(
         tiny_net(),
@@ -138,7 +126,7 @@ def test_multiplier_update_follows_algorithms_1_to_3(validation_labels, risk, al
     )
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     callback = MultiplierUpdate(validation, every_n_steps=1)
-    model.fit(_dataset(n=48), epochs=1, verbose=0, callbacks=[callback])
+    model.fit(batches(n=48, cycled_labels=True), epochs=1, verbose=0, callbacks=[callback])
 
     logits = model.backbone(x_val).numpy()
     memberships = (
@@ -159,14 +147,14 @@ def test_multiplier_update_follows_algorithms_1_to_3(validation_labels, risk, al
 
 
 def test_multipliers_are_logged_every_epoch_and_rise_on_the_worst_class():
-    x_val, val_targets = _data(n=30, seed=5)
+    x_val, val_targets = examples(n=30, seed=5, cycled_labels=True)
     validation = tf.data.Dataset.from_tensor_slices((x_val, val_targets)).batch(16)
     model = RobustModel(
         tiny_net(), class_priors=_priors(False), step_size=1.0, average_iterates=True
     )
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     history = model.fit(
-        _dataset(), epochs=2, verbose=0, callbacks=[MultiplierUpdate(validation)]
+        batches(cycled_labels=True), epochs=2, verbose=0, callbacks=[MultiplierUpdate(validation)]
     ).history
     assert float(model.multipliers.num_updates) == 2.0
     lam = np.asarray(model.multipliers.current())
@@ -180,32 +168,8 @@ def test_multipliers_are_logged_every_epoch_and_rise_on_the_worst_class():
     assert np.argmax(lam) == np.argmin(recall)
 
 
-def test_multipliers_survive_keras_save_and_load(tmp_path):
-    model = RobustModel(
-        tiny_net(), distill=True, class_priors=_priors(True), alpha=0.7, average_iterates=True
-    )
-    model.compile(optimizer="adam")
-    model.fit(_dataset(), epochs=1, verbose=0)
-    model.multipliers.update(np.array([0.2, 3.0, 1.0]), 1.0)
-    path = tmp_path / "robust.keras"
-    model.save(path)
-    restored = keras.models.load_model(path)
-    assert isinstance(restored, RobustModel)
-    assert (restored.alpha, restored.distill) == (0.7, True)
-    for name in ("log_multipliers", "averaged_multipliers", "num_updates"):
-        np.testing.assert_array_equal(
-            getattr(restored.multipliers, name).numpy(), getattr(model.multipliers, name).numpy()
-        )
-    np.testing.assert_array_equal(restored.class_priors.numpy(), model.class_priors.numpy())
-    x, targets = _data(n=8)
-    logits = model.backbone(x).numpy()
-    np.testing.assert_array_equal(
-        _per_example(restored, targets, logits), _per_example(model, targets, logits)
-    )
-
-
 def test_validation_set_missing_a_class_fails_before_training():
-    x_val, val_targets = _data(n=30, seed=5)
+    x_val, val_targets = examples(n=30, seed=5, cycled_labels=True)
     keep = val_targets["label"] != 2
     validation = tf.data.Dataset.from_tensor_slices(
         (x_val[keep], {key: value[keep] for key, value in val_targets.items()})
@@ -214,13 +178,18 @@ def test_validation_set_missing_a_class_fails_before_training():
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     before = [w.copy() for w in model.get_weights()]
     with pytest.raises(ValueError, match=r"classes \[2\]"):
-        model.fit(_dataset(), epochs=1, verbose=0, callbacks=[MultiplierUpdate(validation)])
+        model.fit(
+            batches(cycled_labels=True),
+            epochs=1,
+            verbose=0,
+            callbacks=[MultiplierUpdate(validation)],
+        )
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 def test_teacher_validation_needs_teacher_probs_in_the_validation_data():
-    x_val, val_targets = _data(n=30, seed=5)
+    x_val, val_targets = examples(n=30, seed=5, cycled_labels=True)
     validation = tf.data.Dataset.from_tensor_slices((x_val, {"label": val_targets["label"]})).batch(
         8
     )
@@ -229,14 +198,24 @@ def test_teacher_validation_needs_teacher_probs_in_the_validation_data():
     )
     model.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="'teacher_probs'"):
-        model.fit(_dataset(), epochs=1, verbose=0, callbacks=[MultiplierUpdate(validation)])
+        model.fit(
+            batches(cycled_labels=True),
+            epochs=1,
+            verbose=0,
+            callbacks=[MultiplierUpdate(validation)],
+        )
 
 
 def test_multiplier_update_refuses_a_model_without_multipliers():
     model = BalancedModel(tiny_net(), class_priors=_priors(False))
     model.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="RobustModel"):
-        model.fit(_dataset(), epochs=1, verbose=0, callbacks=[MultiplierUpdate(_dataset())])
+        model.fit(
+            batches(cycled_labels=True),
+            epochs=1,
+            verbose=0,
+            callbacks=[MultiplierUpdate(batches(cycled_labels=True))],
+        )
 
 
 @pytest.mark.parametrize(
@@ -263,7 +242,7 @@ def test_bad_hyperparameters_are_value_errors(kwargs, match):
 @pytest.mark.parametrize("every_n_steps", [0, 2.5])
 def test_bad_update_period_is_a_value_error(every_n_steps):
     with pytest.raises(ValueError, match="every_n_steps"):
-        MultiplierUpdate(_dataset(), every_n_steps=every_n_steps)
+        MultiplierUpdate(batches(cycled_labels=True), every_n_steps=every_n_steps)
 
 
 class _LogRecorder(keras.callbacks.Callback):
@@ -291,7 +270,7 @@ def _tensorboard_tags(directory):
 @pytest.mark.parametrize("objective", ["robust", "group_dro_online"])
 def test_multipliers_reach_the_epoch_logs_but_not_the_step_logs(tmp_path, objective):
     """λ is read once per epoch: History, TensorBoard and later callbacks see it, steps do not."""
-    x_val, val_targets = _data(n=30, seed=5)
+    x_val, val_targets = examples(n=30, seed=5, cycled_labels=True)
     validation = tf.data.Dataset.from_tensor_slices((x_val, val_targets)).batch(16)
     if objective == "robust":
         model = RobustModel(tiny_net(), class_priors=_priors(False), step_size=1.0)
@@ -301,7 +280,9 @@ def test_multipliers_reach_the_epoch_logs_but_not_the_step_logs(tmp_path, object
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     recorder = _LogRecorder()
     callbacks += [keras.callbacks.TensorBoard(str(tmp_path)), recorder]
-    history = model.fit(_dataset(), epochs=2, verbose=0, callbacks=callbacks).history
+    history = model.fit(
+        batches(cycled_labels=True), epochs=2, verbose=0, callbacks=callbacks
+    ).history
     keys = [f"lambda_{j}" for j in range(NUM_CLASSES)]
     assert not recorder.step_keys & set(keys)
     assert len(recorder.epochs) == 2

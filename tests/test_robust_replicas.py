@@ -4,20 +4,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tiny import NUM_CLASSES, tiny_net
+from support.tiny import NUM_CLASSES, batches, tiny_net
 
 from tf_robust_distill.objectives.balanced import class_priors_from_probs
 from tf_robust_distill.objectives.group_dro import GroupDROModel
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
-
-
-def _dataset(n, batch_size, seed):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 5)).astype(np.float32)
-    labels = np.arange(n, dtype=np.int32) % NUM_CLASSES
-    teacher_probs = rng.dirichlet(np.ones(NUM_CLASSES), size=n).astype(np.float32)
-    targets = {"label": labels, "teacher_probs": teacher_probs}
-    return tf.data.Dataset.from_tensor_slices((x, targets)).batch(batch_size)
 
 
 def _train(strategy, make_model, callbacks=()):
@@ -26,7 +17,10 @@ def _train(strategy, make_model, callbacks=()):
         model = make_model()
         model.compile(optimizer=keras.optimizers.SGD(0.5))
     history = model.fit(
-        _dataset(70, 16, seed=0), epochs=2, verbose=0, callbacks=list(callbacks)
+        batches(70, seed=0, batch_size=16, cycled_labels=True),
+        epochs=2,
+        verbose=0,
+        callbacks=list(callbacks),
     ).history
     return np.asarray(model.multipliers.current()), model.get_weights(), history
 
@@ -59,7 +53,9 @@ def test_robust_model_with_multiplier_updates(two_cpu_strategy, validation_label
 
     def run(strategy):
         # 31 validation examples in batches of 7: uneven splits in the validation pass too.
-        update = MultiplierUpdate(_dataset(31, 7, seed=5), every_n_steps=2)
+        update = MultiplierUpdate(
+            batches(31, seed=5, batch_size=7, cycled_labels=True), every_n_steps=2
+        )
         return _train(strategy, make_model, [update])
 
     _assert_same(run(tf.distribute.get_strategy()), run(two_cpu_strategy))

@@ -4,24 +4,19 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tiny import NUM_CLASSES, tiny_net
+from support.round_trip import assert_round_trip
+from support.tiny import NUM_CLASSES, examples, tiny_net
 
+from tf_robust_distill.objectives.base import StateLogger
 from tf_robust_distill.objectives.consistency import consistency_weight
 from tf_robust_distill.objectives.lipschitz import lipschitz_upper_bound
 from tf_robust_distill.objectives.soteacher import ConsistencyWeightScheduler, SoTeacherModel
 from tf_robust_distill.objectives.standard import StandardModel
 
 
-def _data(n):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(n, 5)).astype(np.float32)
-    labels = rng.integers(0, NUM_CLASSES, n).astype(np.int32)
-    return x, {"label": labels, "index": np.arange(n, dtype=np.int64)}
-
-
 def _dataset(n, batch_size=8, reshuffle=True):
     """Shuffled, reshuffled every epoch or not; the same order sequence for every call."""
-    dataset = tf.data.Dataset.from_tensor_slices(_data(n))
+    dataset = tf.data.Dataset.from_tensor_slices(examples(n))
     return dataset.shuffle(n, seed=0, reshuffle_each_iteration=reshuffle).batch(batch_size)
 
 
@@ -76,7 +71,7 @@ def test_loss_and_running_mean_match_numpy_over_shuffled_epochs():
 
 def test_one_step_gradient_includes_consistency_and_lipschitz_terms():
     n, lipschitz_weight, weight = 16, 0.05, 0.7
-    x, targets = _data(n)
+    x, targets = examples(n)
     rng = np.random.default_rng(2)
     model = _model(n, lipschitz_weight)
     model.prediction_mean.assign(rng.dirichlet(np.ones(NUM_CLASSES), size=n))
@@ -109,7 +104,7 @@ def test_first_epoch_has_no_consistency_term():
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     history = model.fit(_dataset(n), initial_epoch=2, epochs=3, verbose=0).history
     assert history["consistency_weight"] == [1.0]
-    x, targets = _data(n)
+    x, targets = examples(n)
     logits = model.backbone(x).numpy().astype(np.float64)
     cross_entropy = -np.log(_softmax(logits)[np.arange(n), targets["label"]])
     expected = cross_entropy.mean() + lipschitz_weight * float(
@@ -117,6 +112,22 @@ def test_first_epoch_has_no_consistency_term():
     )
     np.testing.assert_allclose(history["loss"], [expected], rtol=1e-5)
     np.testing.assert_array_equal(model.prediction_count.numpy(), 1)
+
+
+def test_fit_given_a_callback_list_adds_the_default_callbacks_once():
+    """Keras passes a CallbackList through fit; its scheduler is kept and no other added."""
+    n, epochs = 16, 2
+    model = _model(n, rampup_epochs=epochs)
+    scheduler = ConsistencyWeightScheduler()
+    callbacks = keras.callbacks.CallbackList(
+        [scheduler], add_history=True, model=model, epochs=epochs
+    )
+    history = model.fit(_dataset(n), epochs=epochs, verbose=0, callbacks=callbacks).history
+    expected = [consistency_weight("linear", t, epochs, 2.0) for t in range(epochs)]
+    np.testing.assert_allclose(history["consistency_weight"], expected)
+    kinds = [type(callback) for callback in callbacks.callbacks]
+    assert kinds.count(ConsistencyWeightScheduler) == 1 and kinds.count(StateLogger) == 1
+    assert scheduler in callbacks.callbacks
 
 
 def test_buffer_is_identical_on_one_device_and_two_replicas(two_cpu_strategy):
@@ -149,7 +160,7 @@ def test_buffer_is_identical_on_one_device_and_two_replicas(two_cpu_strategy):
     np.testing.assert_allclose(history_one["loss"], history_two["loss"], rtol=1e-5)
 
 
-def test_keras_save_load_round_trip_with_float16_buffer(tmp_path):
+def test_float16_buffer_tracks_the_float32_one_and_survives_keras_save_and_load(tmp_path):
     n = 20
     reference = _model(n, schedule="piecewise", rampup_epochs=4)
     reference.fit(_dataset(n), epochs=3, verbose=0)
@@ -158,19 +169,8 @@ def test_keras_save_load_round_trip_with_float16_buffer(tmp_path):
     assert model.prediction_mean.dtype == "float16"
     # float16 storage stays within half-precision error of the float32 buffer.
     np.testing.assert_allclose(_buffer(model)[0], _buffer(reference)[0], atol=3e-3)
-    path = tmp_path / "soteacher.keras"
-    model.save(path)
-    restored = keras.models.load_model(path)
-    assert isinstance(restored, SoTeacherModel)
-    for key in ("lipschitz_weight", "consistency_weight_max", "schedule", "num_train_examples"):
-        assert getattr(restored, key) == getattr(model, key)
-    assert (restored.rampup_epochs, restored.buffer_dtype) == (4, "float16")
+    restored = assert_round_trip(model, tmp_path / "soteacher.keras", *examples(n))
     assert restored.prediction_mean.dtype == "float16"
-    for a, b in zip(_buffer(restored), _buffer(model), strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert float(restored.consistency_weight.numpy()) == float(model.consistency_weight.numpy())
-    x, _ = _data(n)
-    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
 @pytest.mark.parametrize(
@@ -210,7 +210,7 @@ def test_index_outside_the_training_set_fails_before_the_step(shift):
     n = 20
     model = _model(n - 1 if shift > 0 else n)
     before = model.get_weights()
-    x, targets = _data(n)
+    x, targets = examples(n)
     targets["index"] = targets["index"] - (1 if shift < 0 else 0)
     dataset = tf.data.Dataset.from_tensor_slices((x, targets)).batch(n)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"in \[0, num_train_examples="):
@@ -220,7 +220,7 @@ def test_index_outside_the_training_set_fails_before_the_step(shift):
 
 
 def test_dataset_without_index_is_a_value_error_naming_it():
-    x, targets = _data(20)
+    x, targets = examples(20)
     dataset = tf.data.Dataset.from_tensor_slices((x, {"label": targets["label"]})).batch(8)
     with pytest.raises(ValueError, match="'index'"):
         _model(20).fit(dataset, epochs=1, verbose=0)

@@ -251,35 +251,6 @@ def test_debiasing_update_runs_before_training_and_every_n_epochs(
     assert calls[0] == 0
 
 
-@pytest.mark.parametrize("name", ["weighted", "weighted_vid", "slam_normalized_taylor"])
-def test_keras_save_load_round_trip_keeps_state_and_config(tmp_path, name):
-    x, targets, _ = _data()
-    model = MAKERS[name]()
-    model.compile(optimizer="adam")
-    if _has_debiasing_weights(name):
-        model.debiasing_weights.assign_at(UNLABELED, np.linspace(0.1, 0.9, len(UNLABELED)))
-    model.fit(_dataset(), epochs=1, verbose=0)
-    path = tmp_path / f"{name}.keras"
-    model.save(path)
-    restored = keras.models.load_model(path)
-    assert type(restored) is type(model)
-    for key, value in model.get_config().items():
-        if key != "backbone":
-            assert restored.get_config()[key] == value
-    for a, b in zip(restored.get_weights(), model.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(restored.optimizer.variables, model.optimizer.variables, strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    if _has_debiasing_weights(name):
-        np.testing.assert_allclose(
-            restored.debiasing_weights.values.numpy()[UNLABELED], np.linspace(0.1, 0.9, 50)
-        )
-    restored.compile(optimizer="adam")
-    np.testing.assert_allclose(
-        _evaluate_loss(restored, x, targets), _evaluate_loss(model, x, targets), rtol=1e-6
-    )
-
-
 def _op_types(function, *args):
     """Op types of the graph `function` traces, its nested functions' (e.g. cond) included."""
     graph_def = tf.function(function).get_concrete_function(*args).graph.as_graph_def()
@@ -321,6 +292,18 @@ def test_missing_target_key_is_a_value_error_naming_it(name, key):
     partial = {k: v for k, v in targets.items() if k != key}
     with pytest.raises(ValueError, match=f"'{key}'"):
         model.fit(_dataset(targets=partial), epochs=1, verbose=0)
+
+
+def test_vid_refuses_teacher_features_of_another_width_before_training():
+    _, targets, _ = _data()
+    model = MAKERS["vid"]()
+    model.compile(optimizer="sgd")
+    before = [w.copy() for w in model.get_weights()]
+    narrow = {**targets, "teacher_features": targets["teacher_features"][:, :-1]}
+    with pytest.raises(ValueError, match=r"targets\['teacher_features'\] of shape \[batch, 4\]"):
+        model.fit(_dataset(targets=narrow), epochs=1, verbose=0)
+    for a, b in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def _featureless_net():

@@ -11,7 +11,7 @@ from configs import unlabeled_distill as unlabeled_config
 from experiments import unlabeled_distill as experiment
 from tf_robust_distill import data, estimators, nets, reporting
 from tf_robust_distill.grid import Grid
-from tf_robust_distill.pipeline import job, unlabeled
+from tf_robust_distill.pipeline import evaluation, unlabeled
 
 
 def _smoke(**overrides):
@@ -45,6 +45,7 @@ def _stage(workdir, config):
     return context, stage
 
 
+@pytest.mark.slow  # the smoke grid's whole jobs
 def test_smoke_grid_stores_every_cell_and_summarizes_them(smoke_run):
     workdir, summary = smoke_run
     records = Grid(workdir).records()
@@ -71,6 +72,7 @@ def test_smoke_grid_stores_every_cell_and_summarizes_them(smoke_run):
     assert f"| teacher | {100 * teacher:.2f} |" in summary
 
 
+@pytest.mark.slow  # the smoke grid's whole jobs
 def test_a_rerun_recomputes_nothing(smoke_run, monkeypatch):
     workdir, summary = smoke_run
     before = _files(workdir / "cells") | _files(workdir / "runs")
@@ -80,6 +82,7 @@ def test_a_rerun_recomputes_nothing(smoke_run, monkeypatch):
 
     monkeypatch.setattr(unlabeled, "run_trial", fail)
     monkeypatch.setattr(unlabeled, "labeled_stage", fail)
+    monkeypatch.setattr(unlabeled.trial, "distill", fail)
     assert experiment.run_grid(_smoke(), str(workdir)) == summary
     assert _files(workdir / "cells") | _files(workdir / "runs") == before
 
@@ -92,12 +95,13 @@ def test_weights_comparison_shares_the_main_weighted_cells():
     assert {cell.get("weights_every_n_epochs", "-") for cell in cells} == {"-", None, 1}
 
 
+@pytest.mark.slow  # the smoke grid's whole jobs
 def test_student_targets_are_aligned_with_the_examples(smoke_run):
     workdir, _ = smoke_run
-    config = _smoke(**{"unlabeled.unlabeled_temperature": 2.0, "unlabeled.trial": 1})
+    config = _smoke(**{"student.temperature": 2.0, "unlabeled.trial": 1})
     context, stage = _stage(workdir, config)
     split = unlabeled.trial_split(config, context)
-    training_set = unlabeled.StudentTrainingSet(context, split, stage, config.unlabeled, 256)
+    training_set = unlabeled.StudentTrainingSet(config, context, split, stage)
     arrays = training_set.per_example(unlabeled.StudentTrainingSet.ARRAYS)
 
     # Recomputed from the stored teacher, not from its cached bulk inference.
@@ -150,6 +154,7 @@ def test_student_targets_are_aligned_with_the_examples(smoke_run):
 
 
 @pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.slow  # the smoke grid's whole jobs
 def test_labeled_temperature_and_hard_labels(smoke_run, hard):
     """t_A gives A the teacher's softmax(f/t_A) in soft distillation (SLaM App. D.5); V keeps
     its true labels; hard distillation gives U the teacher's one-hot argmax and A its labels."""
@@ -157,13 +162,13 @@ def test_labeled_temperature_and_hard_labels(smoke_run, hard):
     config = _smoke(
         **{
             "unlabeled.labeled_temperature": 0.5,
-            "unlabeled.hard_labels": hard,
+            "student.hard_labels": hard,
             "unlabeled.train_on_validation": False,
         }
     )
     context, stage = _stage(workdir, config)
     split = unlabeled.trial_split(config, context)
-    training_set = unlabeled.StudentTrainingSet(context, split, stage, config.unlabeled, 256)
+    training_set = unlabeled.StudentTrainingSet(config, context, split, stage)
     positions, targets = training_set.positions, training_set.teacher_probs
     logits = stage.teacher_labels.logits
     labels = context.splits.train_labels
@@ -181,14 +186,13 @@ def test_labeled_temperature_and_hard_labels(smoke_run, hard):
     np.testing.assert_allclose(targets[~is_labeled], expected_unlabeled[~is_labeled], atol=1e-6)
 
 
+@pytest.mark.slow  # the smoke grid's whole jobs
 def test_students_start_from_the_pretrained_checkpoint(smoke_run):
     """With a learning rate of 1e-12 the distilled student ends where it started: the
     pre-trained student's saved weights (not a new initialization)."""
     workdir, _ = smoke_run
     context, stage = _stage(workdir, _smoke())
-    config = _smoke(
-        **{"unlabeled.objective": "vid", "train.learning_rate": 1e-12, "train.epochs": 1}
-    )
+    config = _smoke(**{"student.objective": "vid", "train.learning_rate": 1e-12, "train.epochs": 1})
 
     def student_net():
         student = config.student
@@ -198,13 +202,13 @@ def test_students_start_from_the_pretrained_checkpoint(smoke_run):
 
     pretrained, fresh = student_net(), student_net()
     pretrained.load_weights(stage.student_checkpoint)
-    predicted = job.predict_logits(pretrained, context.splits.test, 256).argmax(axis=1)
+    predicted = evaluation.predict_logits(pretrained, context.splits.test, 256).argmax(axis=1)
     stored = stage.reports["pretrained_student"]["test"]["accuracy"]
     assert np.mean(predicted == context.splits.test_labels) == pytest.approx(stored)
 
     split = unlabeled.trial_split(config, context)
-    training_set = unlabeled.StudentTrainingSet(context, split, stage, config.unlabeled, 256)
-    model, _ = unlabeled.distil(config, context, stage, training_set)
+    training_set = unlabeled.StudentTrainingSet(config, context, split, stage)
+    model, _ = unlabeled.distill(config, context, stage, training_set)
     for trained, start in zip(model.backbone.weights, pretrained.weights, strict=True):
         np.testing.assert_allclose(trained.numpy(), start.numpy(), atol=1e-8)
     assert not all(
@@ -216,12 +220,14 @@ def test_students_start_from_the_pretrained_checkpoint(smoke_run):
 @pytest.mark.parametrize(
     "overrides,match",
     [
-        ({"grid.objectives": ("vanilla", "magic")}, "unknown objective 'magic'"),
+        ({"grid.objectives": ("vanilla", "magic")}, "unknown unlabeled student objective 'magic'"),
+        ({"grid.objectives": ("vanilla", "kd")}, "unknown unlabeled student objective 'kd'"),
+        ({"grid.objective_kw.degree": 0}, "student.objective_kw.degree"),
         ({"grid.num_labeled": (300, 5000)}, "num_labeled must lie in"),
         ({"unlabeled.validation_size": 900}, "validation_size must lie in"),
         ({"grid.labels": ("soft", "warm")}, "unknown labels"),
         ({"grid.weights_schedules": (0,)}, "weights_every_n_epochs"),
-        ({"unlabeled.unlabeled_temperature": 0.0}, "t_B"),
+        ({"student.temperature": 0.0}, "t_B"),
     ],
 )
 def test_bad_config_fails_before_anything_is_written(tmp_path, overrides, match):

@@ -1,9 +1,9 @@
 """tf_robust_distill: distillation when the teacher cannot be trusted blindly.
 
-Public names follow DESIGN's contract: ``trd.data``, ``trd.nets``, ``trd.losses``,
-``trd.metrics``, ``trd.estimators``, ``trd.posthoc`` and the objectives
-(keras.Model subclasses). The teacher -> student jobs live in
-``tf_robust_distill.pipeline``.
+Public names: ``trd.data``, ``trd.nets``, ``trd.losses``, ``trd.metrics``,
+``trd.estimators``, ``trd.posthoc`` and the objectives (keras.Model subclasses), each
+registered by name in ``trd.objectives.registry``. The teacher -> student jobs live in
+``tf_robust_distill.pipeline`` (README's Layout section describes every module).
 """
 
 from tf_robust_distill import (

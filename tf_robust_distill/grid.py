@@ -13,7 +13,7 @@ import re
 
 import ml_collections
 
-from tf_robust_distill.reporting import write_json
+from tf_robust_distill.files import write_json, write_text
 
 
 def cell_key(cell):
@@ -91,8 +91,7 @@ class Grid:
 
     def write_summary(self, text):
         """WORKDIR/summary.md (`text`) and summary.json (every stored cell and result)."""
-        with open(os.path.join(self.workdir, "summary.md"), "w") as handle:
-            handle.write(text)
+        write_text(text, os.path.join(self.workdir, "summary.md"))
         records = [{"cell": cell, "result": result} for cell, result in self.records()]
         write_json(records, os.path.join(self.workdir, "summary.json"))
 

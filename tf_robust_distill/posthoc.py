@@ -12,9 +12,9 @@ the result is never worse than the teacher on the validation set.
 
 import numpy as np
 
+from tf_robust_distill import checks
+from tf_robust_distill.estimators.exponentiated_gradient import exponentiated_gradient_step
 from tf_robust_distill.metrics import per_class_recall
-from tf_robust_distill.metrics.validation import as_labels, as_probabilities
-from tf_robust_distill.objectives.multipliers import exponentiated_gradient_step
 
 
 def shifted_scores(teacher_probs, log_class_weights):
@@ -39,21 +39,16 @@ class PostShift:
     def __init__(self, step_size=1.0, num_iterations=100):
         if not step_size > 0:
             raise ValueError(f"step_size must be > 0, got {step_size}")
-        if not (isinstance(num_iterations, int | np.integer) and num_iterations >= 0):
+        if not (checks.is_integer(num_iterations) and num_iterations >= 0):
             raise ValueError(f"num_iterations must be an integer >= 0, got {num_iterations!r}")
         self.step_size = float(step_size)
         self.num_iterations = int(num_iterations)
 
     def fit(self, teacher_probs, labels):
         """Choose γ on validation teacher probabilities [N, m] and labels [N]; returns self."""
-        probs = as_probabilities(teacher_probs, name="teacher_probs")
+        probs = checks.as_probabilities(teacher_probs, name="teacher_probs")
         num_classes = probs.shape[1]
-        labels = as_labels(labels, num_classes)
-        if len(labels) != len(probs):
-            raise ValueError(
-                f"teacher_probs and labels must hold the same examples, got {len(probs)} "
-                f"and {len(labels)}."
-            )
+        labels = checks.as_labels(labels, num_classes, num_examples=len(probs))
         missing = np.setdiff1d(np.arange(num_classes), labels)
         if missing.size:
             raise ValueError(
@@ -66,9 +61,7 @@ class PostShift:
             recall = per_class_recall(labels, shifted_scores(probs, log_weights), num_classes)
             if recall.min() > best_worst:
                 best_worst, best_log_weights = recall.min(), log_weights
-            log_weights = exponentiated_gradient_step(
-                log_weights, 1.0 - recall, self.step_size, xp=np
-            )
+            log_weights = exponentiated_gradient_step(log_weights, 1.0 - recall, self.step_size)
         self.class_weights_ = np.exp(best_log_weights)
         self.validation_worst_class_accuracy_ = float(best_worst)
         return self
@@ -77,9 +70,6 @@ class PostShift:
         """Scores log(γ_y p^t_y(x)) [N, m]; their argmax is the post-shifted prediction."""
         if not hasattr(self, "class_weights_"):
             raise ValueError("PostShift.predict needs fit() first.")
-        probs = as_probabilities(teacher_probs, name="teacher_probs")
-        if probs.shape[1] != len(self.class_weights_):
-            raise ValueError(
-                f"teacher_probs must have {len(self.class_weights_)} classes, got {probs.shape[1]}."
-            )
+        probs = checks.as_probabilities(teacher_probs, name="teacher_probs")
+        checks.check_num_columns(probs, len(self.class_weights_), "teacher_probs")
         return shifted_scores(probs, np.log(self.class_weights_))

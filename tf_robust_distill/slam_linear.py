@@ -14,6 +14,8 @@ import numpy as np
 from scipy import special
 from sklearn.linear_model import LogisticRegression
 
+from tf_robust_distill import checks
+
 
 def binary_mix(student_prob, alpha):
     """mix(f_0; α) = α f_0 + (1 − α)(1 − f_0), the binary mixing of App. E (k = 2)."""
@@ -64,7 +66,7 @@ def fit_slam_linear(x, teacher_labels, alpha, num_steps, seed=0):
     alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), teacher_labels.shape)
     if alpha.min() < 0 or alpha.max() > 1:
         raise ValueError(f"alpha must lie in [0, 1], got values in [{alpha.min()}, {alpha.max()}].")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer) or num_steps < 1:
+    if not checks.is_integer(num_steps) or num_steps < 1:
         raise ValueError(f"num_steps must be an integer >= 1, got {num_steps!r}.")
     rng = np.random.default_rng(seed)
     w = np.zeros(x.shape[1])

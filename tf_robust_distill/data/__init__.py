@@ -12,13 +12,13 @@ from tf_robust_distill.data.datasets import DATASET_NAMES, load
 from tf_robust_distill.data.halves import validation_test_halves
 from tf_robust_distill.data.input_pipeline import evaluation_pipeline, training_pipeline
 from tf_robust_distill.data.labeled_split import LabeledSplit, split_labeled
-from tf_robust_distill.data.labels import TeacherLabels
 from tf_robust_distill.data.long_tail import long_tail_counts, long_tail_positions
 from tf_robust_distill.data.npz import read_npz_arrays
 from tf_robust_distill.data.selection import select_positions
 from tf_robust_distill.data.splits import Splits
 from tf_robust_distill.data.synthetic import GaussianMixture, gaussian_mixture_posterior
 from tf_robust_distill.data.teacher_features import TeacherFeatures
+from tf_robust_distill.data.teacher_labels import TeacherLabels
 
 __all__ = [
     "AUGMENTATIONS",

@@ -1,11 +1,11 @@
 """The dataset registry and ``load``: a named dataset split as the papers split it."""
 
 import functools
-import numbers
 
 import numpy as np
 import tensorflow as tf
 
+from tf_robust_distill import checks
 from tf_robust_distill.data.digits import digits_source
 from tf_robust_distill.data.fashion_mnist import fashion_mnist_source
 from tf_robust_distill.data.halves import validation_test_halves
@@ -74,7 +74,7 @@ def load(name: str, *, seed: int = 0, imbalance_ratio=None, data_dir=None) -> Sp
         or for a long-tail profile that leaves a class empty.
     """
     _check_name(name)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    if not checks.is_integer(seed):
         raise TypeError(f"seed must be an int; got {seed!r}.")
     if imbalance_ratio is not None:
         check_imbalance_ratio(imbalance_ratio)

@@ -1,11 +1,11 @@
 """Batched input pipelines with a dict of per-example targets, for training and evaluation."""
 
-import numbers
 from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
 
+from tf_robust_distill import checks
 from tf_robust_distill.data.augment import get_augmentation
 from tf_robust_distill.data.selection import num_examples
 
@@ -14,7 +14,7 @@ SHUFFLE_GRAPH_SEED = 1  # any value but 0, which TensorFlow reads as "no seed"
 
 
 def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if not checks.is_integer(value):
         raise TypeError(f"{name} must be an int; got {value!r}.")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}; got {value}.")

@@ -1,11 +1,11 @@
 """The labeled / validation / unlabeled split of distillation with unlabeled examples."""
 
 import dataclasses
-import numbers
 
 import numpy as np
 import tensorflow as tf
 
+from tf_robust_distill import checks
 from tf_robust_distill.data.selection import num_examples, select_positions
 
 
@@ -27,11 +27,11 @@ class LabeledSplit:
 
 
 def _labeled_count(num_labeled, size: int) -> int:
-    if isinstance(num_labeled, bool) or not isinstance(num_labeled, numbers.Real):
+    if not checks.is_real(num_labeled):
         raise TypeError(
             f"num_labeled must be an int count or a float fraction in (0, 1); got {num_labeled!r}."
         )
-    if isinstance(num_labeled, numbers.Integral):
+    if checks.is_integer(num_labeled):
         if not 0 < num_labeled < size:
             raise ValueError(f"num_labeled must lie in [1, {size - 1}]; got {num_labeled}.")
         return int(num_labeled)
@@ -69,7 +69,7 @@ def split_labeled(
     size = num_examples(dataset)
     count = _labeled_count(num_labeled, size)
     remaining = size - count
-    if isinstance(validation_size, bool) or not isinstance(validation_size, numbers.Integral):
+    if not checks.is_integer(validation_size):
         raise TypeError(f"validation_size must be an int; got {validation_size!r}.")
     if not 0 < validation_size <= remaining:
         raise ValueError(

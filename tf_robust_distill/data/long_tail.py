@@ -1,13 +1,13 @@
 """Long-tailed training sets: the exponential profile of Cui et al. (2019)."""
 
-import numbers
-
 import numpy as np
+
+from tf_robust_distill import checks
 
 
 def check_imbalance_ratio(imbalance_ratio) -> None:
     """Raises ValueError unless ``imbalance_ratio`` is a real number of at least 1."""
-    if isinstance(imbalance_ratio, bool) or not isinstance(imbalance_ratio, numbers.Real):
+    if not checks.is_real(imbalance_ratio):
         raise TypeError(f"imbalance_ratio must be a number; got {imbalance_ratio!r}.")
     if not imbalance_ratio >= 1:
         raise ValueError(f"imbalance_ratio must be at least 1; got {imbalance_ratio}.")

@@ -16,23 +16,16 @@ augmentation reads the targets of the unaugmented image, as it does the teacher'
 """
 
 import dataclasses
-import numbers
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_robust_distill.data.labels import (
-    atomic_savez,
-    check_cache,
-    model_fingerprint,
-    read_cache,
-)
+from tf_robust_distill import checks, files
+from tf_robust_distill.data.teacher_cache import check_cache, model_fingerprint, read_cache
 from tf_robust_distill.losses.feature import attention_map
-
-FEATURES_LAYER = "features"
-"""Name of the pooled penultimate layer of every net of the package."""
+from tf_robust_distill.nets.layer_names import FEATURES_LAYER
 
 DEFAULT_STAGES = ("stage1", "stage2", "stage3")
 """The stages attention transfer matches by default (the three groups of a CIFAR ResNet)."""
@@ -183,11 +176,7 @@ class TeacherFeatures:
         _check_kind(kind)
         if kind == "features" and stages is not None:
             raise ValueError("stages only apply to kind='attention'; got kind='features'.")
-        if (
-            isinstance(num_examples, bool)
-            or not isinstance(num_examples, numbers.Integral)
-            or num_examples < 1
-        ):
+        if not checks.is_integer(num_examples) or num_examples < 1:
             raise ValueError(f"num_examples must be an integer >= 1, got {num_examples!r}.")
         if kind == "features":
             layers = (FEATURES_LAYER,)
@@ -223,7 +212,7 @@ class TeacherFeatures:
 
     def save(self, path):
         """Write to a ``.npz`` file atomically."""
-        atomic_savez(
+        files.write_npz(
             path,
             values=self.values,
             fingerprint=np.array(self.fingerprint),

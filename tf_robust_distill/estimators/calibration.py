@@ -10,19 +10,12 @@ import math
 import numpy as np
 from scipy import optimize, special
 
-from tf_robust_distill.estimators import checks
+from tf_robust_distill import checks
+from tf_robust_distill.softmax import softmax
 
 
 def _check_logits(logits):
-    logits = np.asarray(logits, dtype=np.float64)
-    if logits.ndim != 2 or logits.shape[0] < 1 or logits.shape[1] < 2:
-        raise ValueError(
-            "logits must be a [num_examples, num_classes] array with at least one example and "
-            f"at least 2 classes, got shape {logits.shape}."
-        )
-    if not np.all(np.isfinite(logits)):
-        raise ValueError("logits must be finite (no NaN or infinity).")
-    return logits
+    return checks.as_logits(np.asarray(logits, dtype=np.float64))
 
 
 def _check_temperature(temperature):
@@ -33,7 +26,7 @@ def _check_temperature(temperature):
 def apply_temperature(logits, temperature):
     """softmax(logits / T) row-wise [N, C] -> [N, C] (max-subtracted, so it cannot overflow)."""
     _check_temperature(temperature)
-    return special.softmax(_check_logits(logits) / temperature, axis=1)
+    return softmax(_check_logits(logits), temperature)
 
 
 def _mean_nll(logits, labels, temperature):
@@ -45,7 +38,7 @@ def temperature_nll(logits, labels, temperature):
     """Mean negative log-likelihood -log softmax(logits / T)[y] over the examples."""
     _check_temperature(temperature)
     logits = _check_logits(logits)
-    labels = checks.check_labels(labels, logits.shape[0], logits.shape[1], "labels")
+    labels = checks.as_labels(labels, logits.shape[1], num_examples=logits.shape[0])
     return _mean_nll(logits, labels, temperature)
 
 
@@ -64,7 +57,7 @@ def fit_temperature(logits, labels, bounds=(0.05, 20.0)):
       The fitted temperature as a Python float.
     """
     logits = _check_logits(logits)
-    labels = checks.check_labels(labels, logits.shape[0], logits.shape[1], "labels")
+    labels = checks.as_labels(labels, logits.shape[1], num_examples=logits.shape[0])
     low, high = bounds
     if not (0 < low < high and math.isfinite(high)):
         raise ValueError(f"bounds must be (low, high) with 0 < low < high < inf, got {bounds!r}.")

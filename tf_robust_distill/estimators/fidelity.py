@@ -7,7 +7,7 @@ Distillation with Unlabeled Examples (Iliopoulos et al., NeurIPS 2022) App. C.3.
 
 import numpy as np
 
-from tf_robust_distill.estimators import checks
+from tf_robust_distill import checks
 
 
 def augmentation_variance(view_probs):
@@ -24,7 +24,7 @@ def augmentation_variance(view_probs):
             f"2 views, got shape {view_probs.shape}."
         )
     for view in view_probs:
-        checks.check_probabilities(view, "each view of view_probs")
+        checks.as_probabilities(view, "each view of view_probs")
     return view_probs.var(axis=0).mean(axis=1)
 
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 from sklearn.neighbors import KNeighborsRegressor
 
-from tf_robust_distill.estimators import checks
+from tf_robust_distill import checks
 from tf_robust_distill.estimators.confidence import margin, prediction_entropy
 
 CONFIDENCES = {"margin": margin, "entropy": prediction_entropy}
@@ -96,17 +96,17 @@ def debiasing_weights(
     """
     if confidence not in CONFIDENCES:
         raise ValueError(f"confidence must be one of {sorted(CONFIDENCES)}, got {confidence!r}.")
-    teacher_probs_val = checks.check_probabilities(teacher_probs_val, "teacher_probs_val")
-    student_probs_val = checks.check_probabilities(student_probs_val, "student_probs_val")
+    teacher_probs_val = checks.as_probabilities(teacher_probs_val, "teacher_probs_val")
+    student_probs_val = checks.as_probabilities(student_probs_val, "student_probs_val")
     checks.check_same_shape(
         teacher_probs_val, student_probs_val, "teacher_probs_val", "student_probs_val"
     )
     num_validation, num_classes = teacher_probs_val.shape
-    labels_val = checks.check_labels(labels_val, num_validation, num_classes, "labels_val")
-    teacher_probs_unlabeled = checks.check_probabilities(
+    labels_val = checks.as_labels(labels_val, num_classes, "labels_val", num_validation)
+    teacher_probs_unlabeled = checks.as_probabilities(
         teacher_probs_unlabeled, "teacher_probs_unlabeled"
     )
-    student_probs_unlabeled = checks.check_probabilities(
+    student_probs_unlabeled = checks.as_probabilities(
         student_probs_unlabeled, "student_probs_unlabeled"
     )
     checks.check_same_shape(
@@ -115,7 +115,7 @@ def debiasing_weights(
         "teacher_probs_unlabeled",
         "student_probs_unlabeled",
     )
-    checks.check_num_classes(teacher_probs_unlabeled, num_classes, "teacher_probs_unlabeled")
+    checks.check_num_columns(teacher_probs_unlabeled, num_classes, "teacher_probs_unlabeled")
     if k is None:
         k = default_num_neighbors(num_validation)
     if not checks.is_integer(k) or k < 1 or 2 * k > num_validation:

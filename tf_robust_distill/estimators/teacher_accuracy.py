@@ -7,7 +7,7 @@ Distillation with Unlabeled Examples. NeurIPS 2023. Definition 3.2, App. B.1, Al
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from tf_robust_distill.estimators import checks
+from tf_robust_distill import checks
 from tf_robust_distill.estimators.confidence import margin
 from tf_robust_distill.estimators.isotonic import StepIsotonic
 
@@ -42,7 +42,7 @@ def top_k_mask(probs, k):
     top-k(x) classes). `k` is an int or an int array [N] with values in [1, C]. Ties are broken
     by class index as in `descending_ranks`.
     """
-    probs = checks.check_probabilities(probs, "probs")
+    probs = checks.as_probabilities(probs, "probs")
     num_examples, num_classes = probs.shape
     k = np.asarray(k)
     if (
@@ -90,9 +90,9 @@ class TeacherAccuracyEstimator:
 
     def fit(self, teacher_probs_val, labels_val):
         """Fits the isotonic regressions on validation probabilities [V, C] and labels [V]."""
-        probs = checks.check_probabilities(teacher_probs_val, "teacher_probs_val")
+        probs = checks.as_probabilities(teacher_probs_val, "teacher_probs_val")
         num_classes = probs.shape[1]
-        labels = checks.check_labels(labels_val, probs.shape[0], num_classes, "labels_val")
+        labels = checks.as_labels(labels_val, num_classes, "labels_val", probs.shape[0])
         if self.fixed_k is not None and self.fixed_k > num_classes:
             raise ValueError(
                 f"fixed_k={self.fixed_k} exceeds the number of classes ({num_classes})."
@@ -132,6 +132,6 @@ class TeacherAccuracyEstimator:
                 "This TeacherAccuracyEstimator is not fitted yet; call fit(teacher_probs_val, "
                 "labels_val) before alpha() or k()."
             )
-        probs = checks.check_probabilities(teacher_probs, "teacher_probs")
-        checks.check_num_classes(probs, self.num_classes_, "teacher_probs")
+        probs = checks.as_probabilities(teacher_probs, "teacher_probs")
+        checks.check_num_columns(probs, self.num_classes_, "teacher_probs")
         return probs

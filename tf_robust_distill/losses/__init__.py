@@ -6,6 +6,7 @@ global batch divided by the global batch size) happens once, in
 the number of replicas.
 """
 
+from tf_robust_distill.losses.adaptive import adaalpha_loss, adamargin_loss, teacher_margin
 from tf_robust_distill.losses.cross_entropy import kd_loss, margin_loss, softmax_cross_entropy
 from tf_robust_distill.losses.feature import (
     attention_map,
@@ -27,6 +28,8 @@ from tf_robust_distill.losses.slam import check_mixing_inputs, log_slam_mix, sla
 from tf_robust_distill.losses.vid import vid_negative_log_likelihood, vid_variance
 
 __all__ = [
+    "adaalpha_loss",
+    "adamargin_loss",
     "attention_map",
     "attention_transfer_loss",
     "hint_regression_loss",
@@ -46,6 +49,7 @@ __all__ = [
     "softmax_cross_entropy",
     "taylor_cross_entropy",
     "taylor_cross_entropy_of_log_probs",
+    "teacher_margin",
     "vid_negative_log_likelihood",
     "vid_variance",
 ]

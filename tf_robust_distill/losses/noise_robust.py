@@ -12,10 +12,10 @@ same code.
 
 import functools
 import math
-import numbers
 
 import tensorflow as tf
 
+from tf_robust_distill import checks
 from tf_robust_distill.losses.cross_entropy import float32
 
 BASE_LOSSES = ("xent", "taylor", "poly")
@@ -24,7 +24,7 @@ BASE_LOSSES = ("xent", "taylor", "poly")
 
 def check_degree(degree):
     """Raise a ValueError unless `degree` (Taylor-CE's truncation order) is an integer >= 1."""
-    if isinstance(degree, bool) or not isinstance(degree, numbers.Integral) or degree < 1:
+    if not checks.is_integer(degree) or degree < 1:
         raise ValueError(
             f"degree (the Taylor cross-entropy truncation order) must be an integer >= 1, "
             f"got {degree!r}."
@@ -37,12 +37,7 @@ def check_epsilon(epsilon):
     Poly-1 = CE + ε(1 − p_t) = Σ_j (1 − p_t)^j / j + ε(1 − p_t): its leading coefficient
     is 1 + ε, so ε >= −1 keeps the loss non-increasing in p_t (Leng et al. 2022, §4).
     """
-    if (
-        isinstance(epsilon, bool)
-        or not isinstance(epsilon, numbers.Real)
-        or not math.isfinite(epsilon)
-        or epsilon < -1
-    ):
+    if not checks.is_real(epsilon) or not math.isfinite(epsilon) or epsilon < -1:
         raise ValueError(
             f"epsilon (the Poly-1 coefficient) must be a finite number >= -1, got {epsilon!r}."
         )

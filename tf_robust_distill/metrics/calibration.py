@@ -6,7 +6,8 @@
 
 import numpy as np
 
-from tf_robust_distill.metrics import formulas, validation
+from tf_robust_distill import checks
+from tf_robust_distill.metrics import formulas
 
 # Floor on the probability of the label before the log, equal to Keras' default epsilon so
 # that ``nll`` agrees with keras.metrics.SparseCategoricalCrossentropy on probabilities.
@@ -20,15 +21,37 @@ def calibration_bins(labels, probs, num_bins=15):
     (b / num_bins, (b + 1) / num_bins] (Guo et al., ICML 2017, sec. 2); the sums add up
     over data sets, and `formulas.ece_from_bin_stats` turns them into the ECE.
     """
-    num_bins = validation.check_num_bins(num_bins)
-    probs = validation.as_probabilities(probs)
-    labels = validation.as_labels(labels, probs.shape[1])
-    validation.check_same_length(labels=labels, probs=probs)
+    num_bins = checks.check_num_bins(num_bins)
+    probs = checks.as_probabilities(probs)
+    labels = checks.as_labels(labels, probs.shape[1])
+    checks.check_same_length(labels=labels, probs=probs)
     confidence = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == labels).astype(np.float64)
     return formulas.calibration_bin_stats(
         confidence, correct, np.ones_like(confidence), num_bins, xp=np
     )
+
+
+RELIABILITY_BIN_KEYS = ("count", "confidence_sum", "correct_sum")
+
+
+def reliability_bins(labels, probs, num_bins=15):
+    """`calibration_bins` as a JSON-able dict: the per-bin sums of a reliability diagram.
+
+    Bin b holds the top-1 confidences in (b/M, (b+1)/M] (Guo et al., ICML 2017, sec. 2).
+
+    Returns:
+      {"count", "confidence_sum", "correct_sum"}: lists of length `num_bins`; they add
+      up over runs (pooling seeds), and `ece_of_bins` turns them into the ECE.
+    """
+    sums = calibration_bins(labels, probs, num_bins)
+    return {key: values.tolist() for key, values in zip(RELIABILITY_BIN_KEYS, sums, strict=True)}
+
+
+def ece_of_bins(bins):
+    """The expected calibration error of `reliability_bins` (summed over runs or not)."""
+    sums = (np.asarray(bins[key], np.float64) for key in RELIABILITY_BIN_KEYS)
+    return float(formulas.ece_from_bin_stats(*sums, xp=np))
 
 
 def expected_calibration_error(labels, probs, num_bins=15):
@@ -47,8 +70,8 @@ def nll(labels, probs):
     The probability of the label is clipped from below at 1e-7, so a confidently wrong
     prediction costs at most -log(1e-7) ~ 16.1 instead of infinity.
     """
-    probs = validation.as_probabilities(probs)
-    labels = validation.as_labels(labels, probs.shape[1])
-    validation.check_same_length(labels=labels, probs=probs)
+    probs = checks.as_probabilities(probs)
+    labels = checks.as_labels(labels, probs.shape[1])
+    checks.check_same_length(labels=labels, probs=probs)
     label_probs = probs[np.arange(len(labels)), labels]
     return float(-np.mean(np.log(np.maximum(label_probs, _PROBABILITY_FLOOR))))

@@ -10,15 +10,16 @@ a ValueError when fewer than k classes have examples.
 
 import numpy as np
 
-from tf_robust_distill.metrics import formulas, validation
+from tf_robust_distill import checks
+from tf_robust_distill.metrics import formulas
 
 
 def confusion_matrix(labels, predictions, num_classes):
     """Counts of examples of class i (row) predicted as class j (column), shape [C, C]."""
-    num_classes = validation.check_num_classes(num_classes)
-    labels = validation.as_labels(labels, num_classes)
-    predictions = validation.as_class_ids(predictions, num_classes)
-    validation.check_same_length(labels=labels, predictions=predictions)
+    num_classes = checks.check_num_classes(num_classes)
+    labels = checks.as_labels(labels, num_classes)
+    predictions = checks.as_class_ids(predictions, num_classes)
+    checks.check_same_length(labels=labels, predictions=predictions)
     weights = np.ones(len(labels))
     counts = formulas.confusion_counts(labels, predictions, num_classes, weights, xp=np)
     return counts.astype(np.int64)
@@ -43,7 +44,7 @@ def worst_k_accuracy(labels, predictions, num_classes, k=1):
     Distillation for Worst-class Performance", eq. (3), with the 0-1 loss. Classes with
     no examples are left out; fewer than k classes with examples is a ValueError.
     """
-    k = validation.check_k(k, validation.check_num_classes(num_classes))
+    k = checks.check_k(k, checks.check_num_classes(num_classes))
     confusion = confusion_matrix(labels, predictions, num_classes)
     num_present = int(np.count_nonzero(confusion.sum(axis=1)))
     if k > num_present:
@@ -56,17 +57,17 @@ def worst_k_accuracy(labels, predictions, num_classes, k=1):
 
 def accuracy(labels, predictions):
     """Fraction of examples whose predicted class is the label."""
-    labels = validation.as_labels(labels, num_classes=None)
-    predictions = validation.as_class_ids(predictions, num_classes=None)
-    validation.check_same_length(labels=labels, predictions=predictions)
+    labels = checks.as_labels(labels, num_classes=None)
+    predictions = checks.as_class_ids(predictions, num_classes=None)
+    checks.check_same_length(labels=labels, predictions=predictions)
     return float(np.mean(labels == predictions))
 
 
 def agreement(predictions_a, predictions_b):
     """Fraction of examples on which two models predict the same class (top-1 agreement)."""
-    predictions_a = validation.as_class_ids(predictions_a, None, name="predictions_a")
-    predictions_b = validation.as_class_ids(predictions_b, None, name="predictions_b")
-    validation.check_same_length(predictions_a=predictions_a, predictions_b=predictions_b)
+    predictions_a = checks.as_class_ids(predictions_a, None, name="predictions_a")
+    predictions_b = checks.as_class_ids(predictions_b, None, name="predictions_b")
+    checks.check_same_length(predictions_a=predictions_a, predictions_b=predictions_b)
     if predictions_a.size == 0:
         raise ValueError("predictions_a and predictions_b must hold at least one example.")
     return float(np.mean(predictions_a == predictions_b))

@@ -23,7 +23,8 @@ equal ``nll``, and are means of sum-aggregated totals, so exact under ``tf.distr
 import keras
 from keras import ops
 
-from tf_robust_distill.metrics import formulas, validation
+from tf_robust_distill import checks
+from tf_robust_distill.metrics import formulas
 
 _register = keras.saving.register_keras_serializable(package="tf_robust_distill")
 
@@ -33,7 +34,7 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
 
     def __init__(self, num_classes, name, dtype):
         super().__init__(name=name, dtype=dtype)
-        self.num_classes = validation.check_num_classes(num_classes)
+        self.num_classes = checks.check_num_classes(num_classes)
         self.confusion = self.add_variable(
             shape=(self.num_classes, self.num_classes),
             initializer="zeros",
@@ -86,7 +87,7 @@ class WorstKAccuracy(_ConfusionMatrixMetric):
     """
 
     def __init__(self, num_classes, k=1, name=None, dtype=None):
-        k = validation.check_k(k, validation.check_num_classes(num_classes))
+        k = checks.check_k(k, checks.check_num_classes(num_classes))
         super().__init__(num_classes, name=name or f"worst{k}_accuracy", dtype=dtype)
         self.k = k
 
@@ -109,7 +110,7 @@ class ExpectedCalibrationError(keras.metrics.Metric):
         self, num_bins=15, from_logits=True, name="expected_calibration_error", dtype=None
     ):
         super().__init__(name=name, dtype=dtype)
-        self.num_bins = validation.check_num_bins(num_bins)
+        self.num_bins = checks.check_num_bins(num_bins)
         self.from_logits = from_logits
         self.bin_weight, self.confidence_sum, self.correct_sum = (
             self.add_variable(

@@ -6,8 +6,8 @@ downloaded) that follows the same conventions:
 - The output is the **logits** of the final dense layer, named ``"logits"`` and
   computed in float32, so a mixed-precision policy still gives float32 logits.
 - The penultimate representation (globally pooled for the convolutional nets, the
-  last hidden layer for ``mlp``) is the layer named ``"features"``, so
-  ``keras.Model(net.input, net.get_layer("features").output)`` is the feature
+  last hidden layer for ``mlp``) is the layer named ``"features"`` (``FEATURES_LAYER``), so
+  ``keras.Model(net.input, net.get_layer(FEATURES_LAYER).output)`` is the feature
   extractor that feature distillation needs.
 - The convolutional nets name the outputs of their stages (the blocks between two
   changes of resolution) ``"stage1"``, ``"stage2"``, ... in order, for attention
@@ -38,6 +38,7 @@ from tf_robust_distill.nets import (  # noqa: F401
     shufflenet_v2,
     wide_resnet,
 )
+from tf_robust_distill.nets.layer_names import FEATURES_LAYER
 from tf_robust_distill.nets.registry import get, names
 
-__all__ = ["get", "names"]
+__all__ = ["FEATURES_LAYER", "get", "names"]

@@ -14,6 +14,8 @@
 
 import keras
 
+from tf_robust_distill.nets.layer_names import FEATURES_LAYER
+
 BATCH_NORM_MOMENTUM = 0.9
 BATCH_NORM_EPSILON = 1e-5
 KERNEL_INITIALIZER = "he_normal"
@@ -88,5 +90,5 @@ def logits(features, num_classes, *, weight_decay):
 
 def pooled_logits(feature_map, num_classes, *, weight_decay):
     """Global average pooling (the ``"features"`` layer) followed by `logits`."""
-    features = keras.layers.GlobalAveragePooling2D(name="features")(feature_map)
+    features = keras.layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(feature_map)
     return logits(features, num_classes, weight_decay=weight_decay)

@@ -5,10 +5,10 @@ The input, of any shape, is flattened and passed through dense ReLU layers of
 the linear ``"logits"`` layer. It has no stages.
 """
 
-import numbers
-
 import keras
 
+from tf_robust_distill import checks
+from tf_robust_distill.nets.layer_names import FEATURES_LAYER
 from tf_robust_distill.nets.layers import dense, logits
 from tf_robust_distill.nets.registry import register
 
@@ -20,10 +20,7 @@ def mlp(num_classes, input_shape, *, name, weight_decay, hidden_sizes=(256, 256)
         isinstance(hidden_sizes, str)
         or not hasattr(hidden_sizes, "__len__")
         or not hidden_sizes
-        or any(
-            isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1
-            for h in hidden_sizes
-        )
+        or any(not checks.is_integer(h) or h < 1 for h in hidden_sizes)
     ):
         raise ValueError(
             f"hidden_sizes must be a non-empty sequence of positive integers, got {hidden_sizes!r}."
@@ -36,7 +33,7 @@ def mlp(num_classes, input_shape, *, name, weight_decay, hidden_sizes=(256, 256)
             int(units),
             activation="relu",
             weight_decay=weight_decay,
-            name="features" if last else f"hidden{index}",
+            name=FEATURES_LAYER if last else f"hidden{index}",
         )(x)
     outputs = logits(x, num_classes, weight_decay=weight_decay)
     return keras.Model(inputs, outputs, name=name)

@@ -15,6 +15,7 @@ The stages end where the resolution is 1/4, 1/8, 1/16 and 1/32 of the input.
 
 import keras
 
+from tf_robust_distill import checks
 from tf_robust_distill.nets.applications import adopted
 from tf_robust_distill.nets.layers import pooled_logits
 from tf_robust_distill.nets.registry import register
@@ -25,7 +26,7 @@ STAGE_OUTPUTS = ("conv_pw_3_relu", "conv_pw_5_relu", "conv_pw_11_relu", "conv_pw
 @register("mobilenet")
 def mobilenet(num_classes, input_shape, *, name, weight_decay, alpha=1.0):
     """MobileNet with width multiplier ``alpha > 0`` (input at least 32x32)."""
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or alpha <= 0:
+    if not checks.is_real(alpha) or alpha <= 0:
         raise ValueError(f"alpha (the MobileNet width multiplier) must be > 0, got {alpha!r}.")
     body = keras.applications.MobileNet(
         include_top=False, weights=None, input_shape=input_shape, alpha=alpha

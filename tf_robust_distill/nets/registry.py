@@ -7,9 +7,10 @@ A builder is called as ``builder(num_classes, input_shape, *, name, weight_decay
 
 import inspect
 import math
-import numbers
 from collections.abc import Callable
 from typing import NamedTuple
+
+from tf_robust_distill import checks
 
 _FIXED_KEYWORDS = ("name", "weight_decay")
 
@@ -73,11 +74,7 @@ def get(name, num_classes, input_shape, *, weight_decay=0.0, **options):
 
 
 def _check_num_classes(num_classes):
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, numbers.Integral)
-        or num_classes < 2
-    ):
+    if not checks.is_integer(num_classes) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
 
 
@@ -85,9 +82,7 @@ def _checked_input_shape(name, input_shape, image_input):
     if (
         not isinstance(input_shape, tuple | list)
         or not input_shape
-        or any(
-            isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in input_shape
-        )
+        or any(not checks.is_integer(d) or d < 1 for d in input_shape)
     ):
         raise ValueError(
             f"input_shape must be a non-empty tuple of positive integers (one example, "
@@ -102,12 +97,7 @@ def _checked_input_shape(name, input_shape, image_input):
 
 
 def _check_weight_decay(weight_decay):
-    if (
-        isinstance(weight_decay, bool)
-        or not isinstance(weight_decay, numbers.Real)
-        or not math.isfinite(weight_decay)
-        or weight_decay < 0
-    ):
+    if not checks.is_real(weight_decay) or not math.isfinite(weight_decay) or weight_decay < 0:
         raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}.")
 
 

@@ -1,5 +1,9 @@
-"""Objectives: keras.Model subclasses whose train_step implements a paper's loss."""
+"""Objectives: keras.Model subclasses whose train_step implements a paper's loss.
 
+Each registers its names in `registry` (``registry.build(name, backbone, role=...)``).
+"""
+
+from tf_robust_distill.objectives import registry
 from tf_robust_distill.objectives.adaptive import AdaAlphaModel, AdaMarginModel
 from tf_robust_distill.objectives.balanced import (
     BalancedModel,
@@ -45,4 +49,5 @@ __all__ = [
     "class_priors_from_probs",
     "lipschitz_constants",
     "lipschitz_upper_bound",
+    "registry",
 ]

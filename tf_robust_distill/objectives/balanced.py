@@ -13,10 +13,10 @@ import keras
 import numpy as np
 
 from tf_robust_distill import losses
-from tf_robust_distill.metrics.validation import as_labels, as_probabilities
+from tf_robust_distill.checks import as_labels, as_probabilities
 from tf_robust_distill.objectives import multipliers
-from tf_robust_distill.objectives.base import PACKAGE, DistillationModel
-from tf_robust_distill.objectives.targets import probability_targets
+from tf_robust_distill.objectives.base import PACKAGE, ProbabilityTargetModel
+from tf_robust_distill.objectives.registry import register
 
 # Priors computed in float32 may sum to one only up to rounding.
 _PRIORS_SUM_TOLERANCE = 1e-3
@@ -60,12 +60,14 @@ def check_class_priors(class_priors, num_classes):
     return priors
 
 
+@register("bal", roles=("teacher", "student"), derived=("class_priors",))
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class BalancedModel(DistillationModel):
+class BalancedModel(ProbabilityTargetModel):
     """L^bal (teacher, ``distill=False``) or L^bal-d (student, ``distill=True``).
 
     Per example: margin_loss(p, f, c) with c = 1/π̂, p the one-hot label or the
-    teacher's probabilities. π̂ is a non-trainable variable (``model.class_priors``).
+    teacher's probabilities (see `ProbabilityTargetModel`). π̂ is a non-trainable
+    variable (``model.class_priors``).
 
     Args:
       backbone: a Keras model returning logits.
@@ -75,8 +77,7 @@ class BalancedModel(DistillationModel):
     """
 
     def __init__(self, backbone, distill=False, *, class_priors=None, **kwargs):
-        super().__init__(backbone, **kwargs)
-        self.distill = bool(distill)
+        super().__init__(backbone, distill, **kwargs)
         self.num_classes = int(backbone.output_shape[-1])
         priors = check_class_priors(class_priors, self.num_classes)
         self.class_priors = self.add_weight(
@@ -88,23 +89,16 @@ class BalancedModel(DistillationModel):
             name="class_priors",
         )
 
-    @property
-    def required_targets(self):
-        return ("teacher_probs",) if self.distill else ("label",)
-
     def class_weights(self):
         """β of Algorithm 3; uniform here (the balanced objective is α = 0)."""
         return keras.ops.full((self.num_classes,), 1.0 / self.num_classes)
 
     def per_example_loss(self, targets, logits):
         costs = multipliers.margin_costs(self.class_weights(), self.class_priors)
-        return losses.margin_loss(
-            probability_targets(targets, self.distill, self.num_classes), logits, costs
-        )
+        return losses.margin_loss(self.probability_targets(targets, logits), logits, costs)
 
     def get_config(self):
         return {
             **super().get_config(),
-            "distill": self.distill,
             "class_priors": self.class_priors.numpy().tolist(),
         }

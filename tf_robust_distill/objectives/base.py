@@ -2,31 +2,45 @@
 
 A DistillationModel wraps a backbone (any Keras model returning logits) and owns
 the training step. Data comes as ``(x, targets)`` where ``targets`` is a dict
-(see DESIGN conventions): ``label`` (int), ``teacher_probs`` (float [C], temperature
-already applied), ``weight``, ``index``, ``alpha``, ``topk``, ``labeled``.
+(see `objectives.targets`, which reads it): ``label`` (int), ``teacher_probs``
+(float [C], temperature already applied), ``weight``, ``index``, ``alpha``, ``topk``,
+``labeled``.
 
-An objective implements ``per_example_loss(targets, logits)`` and declares the keys
-it reads in ``required_targets``. The step
+An objective declares the keys it reads in ``required_targets`` and implements one
+of two hooks:
+
+- ``per_example_loss(targets, logits)``, shape [batch]: the loss is the mean of these
+  terms over the global batch (`mean_over_global_batch`). ``training_loss`` adds terms
+  that only exist in training (e.g. SoTeacher's consistency term).
+- ``batch_loss(targets, logits, training)``, a scalar: for a loss that is not a mean of
+  per-example terms (Group DRO's q-weighted class means), this replica's share of the
+  global batch's loss, the shares of all replicas summing to it.
+
+The step
 
 1. checks the keys (a ``ValueError`` naming the missing key, raised while the step
    is traced, so before any weight changes),
-2. computes the per-example loss in float32,
-3. reduces it as Σ loss / global batch size, the global batch size being summed
-   over replicas, and adds the backbone's regularization losses once per global
-   batch, so the gradient does not depend on the number of replicas (gradients
-   are summed across replicas by the optimizer),
-4. applies the gradients (with loss scaling under ``mixed_float16``), and
-5. updates the ``loss`` tracker and the compiled metrics against ``targets['label']``
-   (always required: the true label, or for an unlabeled example whatever label
-   the metrics should compare with, e.g. the teacher's top-1).
+2. computes the replica's share of the batch loss in float32, as Σ loss / global
+   batch size for per-example losses, the global batch size being summed over
+   replicas, and adds the backbone's regularization losses once per global batch,
+   so the gradient does not depend on the number of replicas (gradients are summed
+   across replicas by the optimizer),
+3. applies the gradients (with loss scaling under ``mixed_float16``), and
+4. updates the ``loss`` tracker (the mean of the batch losses over the examples) and
+   the compiled metrics against ``targets['label']`` (always required: the true label,
+   or for an unlabeled example whatever label the metrics should compare with, e.g.
+   the teacher's top-1).
 
 The step returns nothing else: non-trainable state worth logging (``state_logs``,
-e.g. the DRO multipliers) is read on the host once per epoch by `StateLogger`. The
-teacher never runs inside this step: students read cached teacher labels.
+e.g. the DRO multipliers) is read on the host once per epoch by `StateLogger`, one of
+the ``default_callbacks`` that `fit` adds. The teacher never runs inside this step:
+students read cached teacher labels.
 """
 
 import keras
 import tensorflow as tf
+
+from tf_robust_distill.objectives.targets import LABEL, probability_key, probability_targets
 
 PACKAGE = "tf_robust_distill"
 
@@ -43,12 +57,43 @@ def replica_share(value):
     return value / tf.cast(replicas, value.dtype)
 
 
+def mean_over_global_batch(per_example):
+    """This replica's share Σ_i ℓ_i / N of the mean over the global batch of N examples.
+
+    Summed over replicas it is the mean of a single device holding the whole batch.
+    """
+    return tf.reduce_sum(per_example) / global_batch_size(per_example)
+
+
+def with_default_callbacks(callbacks, defaults, model):
+    """`callbacks` with `defaults` put first, but for the types it already holds.
+
+    `callbacks` is what `fit` takes: None, a list (copied), or a
+    `keras.callbacks.CallbackList`, into which the missing defaults are inserted and
+    given `model` and the list's params (Keras uses a CallbackList as it is handed).
+    """
+    is_list = isinstance(callbacks, keras.callbacks.CallbackList)
+    held = callbacks.callbacks if is_list else list(callbacks or [])
+    missing = [
+        default for default in defaults if not any(isinstance(c, type(default)) for c in held)
+    ]
+    held[:0] = missing
+    if not is_list:
+        return held
+    for callback in missing:
+        callback.set_model(model)
+        if callbacks.params:
+            callback.set_params(callbacks.params)
+    return callbacks
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class DistillationModel(keras.Model):
-    """Base class: a backbone plus an objective's per-example loss.
+    """Base class: a backbone plus an objective's loss.
 
     Subclasses set ``required_targets`` (or override the property) and implement
-    ``per_example_loss``. ``model.backbone`` is a plain Keras model to deploy
+    ``per_example_loss`` or ``batch_loss``; ``default_callbacks`` lists the callbacks
+    their training always needs. ``model.backbone`` is a plain Keras model to deploy
     without this package.
 
     Args:
@@ -67,11 +112,30 @@ class DistillationModel(keras.Model):
     @property
     def required_targets(self):
         """Keys of the targets dict this objective reads during training."""
-        return ("label",)
+        return (LABEL,)
 
     def per_example_loss(self, targets, logits):
         """The objective's loss for each example of the batch, shape [batch]."""
         raise NotImplementedError(f"{type(self).__name__} must implement per_example_loss")
+
+    def training_loss(self, targets, logits):
+        """Per-example loss of a training step; terms that only exist in training
+        (e.g. SoTeacher's consistency term) are added by overriding this."""
+        return self.per_example_loss(targets, logits)
+
+    def example_losses(self, targets, logits, training):
+        """The step's per-example loss: ``training_loss`` in training, else ``per_example_loss``."""
+        if training:
+            return self.training_loss(targets, logits)
+        return self.per_example_loss(targets, logits)
+
+    def batch_loss(self, targets, logits, training):
+        """This replica's share of the global batch's loss, a float32 scalar.
+
+        The shares of all replicas sum to the loss of the global batch. Here the mean of
+        the per-example loss; override for a loss that is not such a mean.
+        """
+        return mean_over_global_batch(self.example_losses(targets, logits, training))
 
     def call(self, inputs, training=False):
         return self.backbone(inputs, training=training)
@@ -111,31 +175,20 @@ class DistillationModel(keras.Model):
 
     def train_step(self, data):
         x, targets = data[0], data[1]
-        self.check_targets(targets, dict.fromkeys(("label", *self.required_targets)))
+        self.check_targets(targets, dict.fromkeys((LABEL, *self.required_targets)))
         with tf.GradientTape() as tape:
-            logits, per_example = self.logits_and_loss(x, targets, training=True)
+            logits, loss = self.logits_and_loss(x, targets, training=True)
             regularization = self.regularization_loss()
-            total = tf.reduce_sum(per_example) / global_batch_size(per_example)
-            total += replica_share(regularization)
+            total = loss + replica_share(regularization)
             scaled = self.optimizer.scale_loss(total)
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        return self.update_metrics(x, targets, logits, per_example, regularization)
+        return self.update_metrics(x, targets, logits, loss, regularization)
 
     def logits_and_loss(self, x, targets, training):
-        """Float32 logits and the per-example loss from one forward pass.
-
-        Override to read more than the logits from the same pass (e.g. VID's features).
-        """
+        """Float32 logits and this replica's share of the batch loss, from one forward pass."""
         logits = tf.cast(self(x, training=training), tf.float32)
-        if training:
-            return logits, self.training_loss(targets, logits)
-        return logits, self.per_example_loss(targets, logits)
-
-    def training_loss(self, targets, logits):
-        """Per-example loss of a training step; terms that only exist in training
-        (e.g. SoTeacher's consistency term) are added by overriding this."""
-        return self.per_example_loss(targets, logits)
+        return logits, self.batch_loss(targets, logits, training)
 
     def state_logs(self):
         """{name: float} of non-trainable state (e.g. DRO multipliers), read on the host.
@@ -145,33 +198,41 @@ class DistillationModel(keras.Model):
         """
         return {}
 
+    def default_callbacks(self):
+        """Callbacks every `fit` of this model runs: `StateLogger`; subclasses add theirs."""
+        return [StateLogger()]
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kw):
-        """keras.Model.fit, with a `StateLogger` first when `callbacks` is a list without one."""
-        if not isinstance(callbacks, keras.callbacks.CallbackList):
-            callbacks = list(callbacks or [])
-            if not any(isinstance(callback, StateLogger) for callback in callbacks):
-                callbacks.insert(0, StateLogger())
+        """keras.Model.fit, with ``default_callbacks()`` first, but for the types `callbacks` holds.
+
+        `callbacks` may be a list or a `keras.callbacks.CallbackList`.
+        """
+        callbacks = with_default_callbacks(callbacks, self.default_callbacks(), self)
         return super().fit(x, y, batch_size, epochs, verbose, callbacks, **kw)
 
     def test_step(self, data):
         x, targets = data[0], data[1]
-        self.check_targets(targets, ("label",))
+        self.check_targets(targets, (LABEL,))
         if all(key in targets for key in self.required_targets):
-            logits, per_example = self.logits_and_loss(x, targets, training=False)
+            logits, loss = self.logits_and_loss(x, targets, training=False)
         else:
-            logits, per_example = tf.cast(self(x, training=False), tf.float32), None
-        return self.update_metrics(x, targets, logits, per_example, self.regularization_loss())
+            logits, loss = tf.cast(self(x, training=False), tf.float32), None
+        return self.update_metrics(x, targets, logits, loss, self.regularization_loss())
 
-    def update_metrics(self, x, targets, logits, per_example, regularization):
+    def update_metrics(self, x, targets, logits, loss, regularization):
         """Track the loss (objective + regularization) and the compiled metrics.
 
-        Without the objective's targets (e.g. a student evaluated on a test set that
-        carries only labels) no loss is reported rather than a meaningless 0.
+        `loss` is this replica's share of the batch loss: the batch's loss, summed over
+        replicas, is counted once per example. Without the objective's targets (e.g. a
+        student evaluated on a test set that carries only labels) no loss is reported
+        rather than a meaningless 0.
         """
-        if per_example is not None:
-            self.loss_tracker.update_state(per_example + regularization)
-        results = self.compute_metrics(x, targets["label"], logits)
-        if per_example is None:
+        if loss is not None:
+            batch = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, loss)
+            examples = tf.cast(tf.shape(logits)[0], tf.float32)
+            self.loss_tracker.update_state(batch + regularization, sample_weight=examples)
+        results = self.compute_metrics(x, targets[LABEL], logits)
+        if loss is None:
             results.pop(self.loss_tracker.name)
         return results
 
@@ -185,6 +246,35 @@ class DistillationModel(keras.Model):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
+
+
+class ProbabilityTargetModel(DistillationModel):
+    """An objective trained against one probability vector per example: a label's or a teacher's.
+
+    One class serves teacher and student (robust distillation paper, §3): with
+    ``distill=False`` the probability targets are the one-hot ``targets['label']`` (a
+    teacher), with ``distill=True`` the teacher's ``targets['teacher_probs']`` (a
+    student); ``required_targets`` follow. Not serializable itself: use a subclass.
+
+    Args:
+      backbone: a Keras model returning logits.
+      distill: False trains against one-hot labels, True against teacher probabilities.
+    """
+
+    def __init__(self, backbone, distill=False, **kwargs):
+        super().__init__(backbone, **kwargs)
+        self.distill = bool(distill)
+
+    @property
+    def required_targets(self):
+        return (probability_key(self.distill),)
+
+    def probability_targets(self, targets, logits):
+        """[batch, C] float32: teacher probabilities when distilling, else one-hot labels."""
+        return probability_targets(targets, self.distill, logits.shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "distill": self.distill}
 
 
 class StateLogger(keras.callbacks.Callback):

@@ -20,33 +20,31 @@ FitNets 100 → 50, AT 1000 → 500).
 """
 
 import math
-import numbers
 
 import keras
 import tensorflow as tf
 
-from tf_robust_distill.data.teacher_features import (
-    DEFAULT_STAGES,
-    FEATURES_LAYER,
-    TARGET_KEYS,
-    layer_outputs,
-    spatial_shapes,
-)
+from tf_robust_distill import checks
+from tf_robust_distill.data.teacher_features import DEFAULT_STAGES, TARGET_KEYS, spatial_shapes
 from tf_robust_distill.losses.feature import (
     attention_map,
     attention_transfer_loss,
     hint_regression_loss,
 )
+from tf_robust_distill.nets.layer_names import FEATURES_LAYER
 from tf_robust_distill.objectives.base import PACKAGE
+from tf_robust_distill.objectives.feature_term import FeatureTermModel
+from tf_robust_distill.objectives.registry import register
 from tf_robust_distill.objectives.standard import KDModel
 
 
-class FeatureKDModel(KDModel):
+class FeatureKDModel(FeatureTermModel, KDModel):
     """KD(α, T) + β · term(student's layers, teacher's targets): the base of both students.
 
     A subclass passes the student layers it reads (`layer_names`) and defines the key of
     the teacher's targets (`target_key`), their width (`teacher_width`) and the
-    per-example term (`distillation_term`). Not serializable itself: use a subclass.
+    per-example term (`distillation_term`), which `FeatureTermModel` weighs by β and
+    adds to KD in one forward pass. Not serializable itself: use a subclass.
 
     Args:
       backbone: a functional Keras model returning logits, with the layers `layer_names`.
@@ -55,61 +53,25 @@ class FeatureKDModel(KDModel):
       alpha, temperature: KD's α in [0, 1] and T > 0 (SoTeacher: 0.5 and 4).
     """
 
-    target_key = None
-
     def __init__(self, backbone, layer_names, beta, alpha=0.5, temperature=4.0, **kwargs):
-        super().__init__(backbone, alpha=alpha, temperature=temperature, **kwargs)
-        if (
-            isinstance(beta, bool)
-            or not isinstance(beta, numbers.Real)
-            or not math.isfinite(beta)
-            or beta < 0
-        ):
+        super().__init__(backbone, layer_names, alpha=alpha, temperature=temperature, **kwargs)
+        if not checks.is_real(beta) or not math.isfinite(beta) or beta < 0:
             raise ValueError(f"beta (the weight of the feature term) must be >= 0, got {beta!r}.")
         self.beta = float(beta)
-        self.layer_names = tuple(layer_names)
-        outputs = layer_outputs(backbone, self.layer_names)
-        self.outputs_and_logits = keras.Model(backbone.input, [*outputs, backbone.output])
-
-    @property
-    def required_targets(self):
-        return ("label", "teacher_probs", self.target_key)
-
-    @property
-    def teacher_width(self):
-        """Number of values per example of ``targets[target_key]``."""
-        raise NotImplementedError(f"{type(self).__name__} must define teacher_width")
 
     def distillation_term(self, student_outputs, teacher_targets):
         """The per-example term [batch] from the layers' outputs and the teacher's targets."""
         raise NotImplementedError(f"{type(self).__name__} must implement distillation_term")
 
-    def teacher_targets(self, targets):
-        """``targets[target_key]`` as float32, after checking it is [batch, teacher_width]."""
-        teacher = targets[self.target_key]
-        if teacher.shape.rank != 2 or teacher.shape[-1] != self.teacher_width:
-            raise ValueError(
-                f"{type(self).__name__} needs targets['{self.target_key}'] of shape "
-                f"[batch, {self.teacher_width}] ({self.teacher_layout()}); got {teacher.shape}."
-            )
-        return tf.cast(teacher, tf.float32)
-
-    def teacher_layout(self):
-        """What ``targets[target_key]`` holds, for error messages."""
-        return self.target_key
-
-    def logits_and_loss(self, x, targets, training):
-        """Float32 logits and KD + β·term from one forward pass of the student."""
-        teacher = self.teacher_targets(targets)
-        *student_outputs, logits = self.outputs_and_logits(x, training=training)
-        logits = tf.cast(logits, tf.float32)
-        term = self.distillation_term(student_outputs, teacher)
-        return logits, self.per_example_loss(targets, logits) + self.beta * term
+    def feature_term(self, student_outputs, teacher_targets):
+        """β · the distillation term."""
+        return self.beta * self.distillation_term(student_outputs, teacher_targets)
 
     def get_config(self):
         return {**super().get_config(), "beta": self.beta}
 
 
+@register("fitnets", roles=("student",), derived=("teacher_feature_dim", "temperature"))
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class FitNetsModel(FeatureKDModel):
     """KD + β · ½‖r(s(x)) − t(x)‖² (Romero et al., FitNets, ICLR 2015, eq. (3)).
@@ -135,11 +97,7 @@ class FitNetsModel(FeatureKDModel):
 
     def __init__(self, backbone, teacher_feature_dim, beta, alpha=0.5, temperature=4.0, **kwargs):
         super().__init__(backbone, (FEATURES_LAYER,), beta, alpha, temperature, **kwargs)
-        if (
-            isinstance(teacher_feature_dim, bool)
-            or not isinstance(teacher_feature_dim, numbers.Integral)
-            or teacher_feature_dim < 1
-        ):
+        if not checks.is_integer(teacher_feature_dim) or teacher_feature_dim < 1:
             raise ValueError(
                 f"teacher_feature_dim must be an integer >= 1, got {teacher_feature_dim!r}."
             )
@@ -171,6 +129,7 @@ class FitNetsModel(FeatureKDModel):
         return {**super().get_config(), "teacher_feature_dim": self.regressor.units}
 
 
+@register("at", roles=("student",), derived=("teacher_spatial_shapes", "temperature"))
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AttentionTransferModel(FeatureKDModel):
     """KD + β · Σ_j ‖q_S^j − q_T^j‖₂² / (H_j W_j) (Zagoruyko & Komodakis, ICLR 2017).

@@ -17,23 +17,25 @@ import keras
 import tensorflow as tf
 
 from tf_robust_distill.objectives import multipliers
-from tf_robust_distill.objectives.base import PACKAGE, DistillationModel, global_batch_size
+from tf_robust_distill.objectives.base import PACKAGE, ProbabilityTargetModel
+from tf_robust_distill.objectives.registry import register
 from tf_robust_distill.objectives.robust import (
     ClassMultipliers,
     check_step_size,
     check_validation_settings,
 )
-from tf_robust_distill.objectives.targets import probability_targets
 
 
+@register("group_dro", roles=("teacher", "student"), derived=("validation_labels",))
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class GroupDROModel(DistillationModel):
+class GroupDROModel(ProbabilityTargetModel):
     """Sagawa et al.'s group DRO with classes as groups; q is ``model.multipliers``.
 
-    Per example i of a global batch of N: N · Σ_g (q_g / W_g) w_ig ℓ(g, f(x_i)), W_g =
-    Σ_i w_ig, so that the model's reduction Σ_i / N gives Σ_g q_g L_g (q and W held
-    constant in the gradient). q_g is in the logs of every epoch as ``lambda_g`` (read
-    on the host at the epoch's end by `StateLogger`, which `fit` adds).
+    The loss of a global batch is Σ_g q_g L_g, a batch-level quantity (``batch_loss``):
+    each replica contributes Σ_g (q_g / W_g) Σ_i w_ig ℓ(g, f(x_i)) over its examples,
+    W_g = Σ_i w_ig over the global batch (q and W held constant in the gradient). q_g is
+    in the logs of every epoch as ``lambda_g`` (read on the host at the epoch's end by
+    `StateLogger`, which `fit` adds).
 
     Args:
       backbone: a Keras model returning logits.
@@ -56,8 +58,7 @@ class GroupDROModel(DistillationModel):
         risk="zero_one",
         **kwargs,
     ):
-        super().__init__(backbone, **kwargs)
-        self.distill = bool(distill)
+        super().__init__(backbone, distill, **kwargs)
         check_validation_settings(validation_labels, risk, self.distill)
         self.step_size = check_step_size(step_size)
         self.use_validation = bool(use_validation)
@@ -70,37 +71,29 @@ class GroupDROModel(DistillationModel):
     def uses_validation_multipliers(self):
         return self.use_validation
 
-    @property
-    def required_targets(self):
-        return ("teacher_probs",) if self.distill else ("label",)
-
     def update_multipliers(self, risks):
         """q ∝ q exp(η R) from per-class validation risks R (``use_validation=True``)."""
         return self.multipliers.update(risks, self.step_size)
 
-    def per_example_loss(self, targets, logits):
-        return self.group_loss(targets, logits, update=False)
+    def batch_loss(self, targets, logits, training):
+        """This replica's share Σ_g (q_g / W_g) Σ_i w_ig ℓ(g, f(x_i)) of Σ_g q_g L_g.
 
-    def training_loss(self, targets, logits):
-        """The loss of a training step: q first takes its online step (Algorithm 1)."""
-        return self.group_loss(targets, logits, update=not self.use_validation)
-
-    def group_loss(self, targets, logits, update):
-        """N · Σ_g (q_g / W_g) w_ig ℓ(g, f(x_i)) per example, q updated first if `update`."""
-        weights = probability_targets(targets, self.distill, self.num_classes)
+        In a training step without ``use_validation``, q first takes its online step
+        from the global batch's L_g (Algorithm 1); evaluation leaves q alone.
+        """
+        weights = self.probability_targets(targets, logits)
         losses = multipliers.class_losses(logits, "xent")
         loss_sums, weight_sums = multipliers.class_sums(weights, tf.stop_gradient(losses))
         loss_sums, weight_sums = tf.distribute.get_replica_context().all_reduce(
             tf.distribute.ReduceOp.SUM, [loss_sums, weight_sums]
         )
-        if update:
+        if training and not self.use_validation:
             risks = multipliers.per_class_risks(loss_sums, weight_sums, xp=keras.ops)
             group_weights = self.multipliers.update(risks, self.step_size)
         else:
             group_weights = self.multipliers.current()
         scale = tf.math.divide_no_nan(group_weights, weight_sums)
-        per_class = scale * tf.cast(weights, tf.float32) * losses
-        return global_batch_size(losses) * tf.reduce_sum(per_class, axis=-1)
+        return tf.reduce_sum(scale * weights * losses)
 
     def state_logs(self):
         return self.multipliers.logs()
@@ -108,7 +101,6 @@ class GroupDROModel(DistillationModel):
     def get_config(self):
         return {
             **super().get_config(),
-            "distill": self.distill,
             "step_size": self.step_size,
             "use_validation": self.use_validation,
             "validation_labels": self.validation_labels,

@@ -6,6 +6,8 @@ exponentiated-gradient (EG) ascent steps on per-class risks R measured on a vali
 set (Algorithm 1 with teacher labels, Algorithm 2 / eq. (10) with one-hot labels), and f
 minimizes the margin loss with costs β/π̂ (Algorithm 3; β = λ for the robust objective).
 
+The EG step itself is `estimators.exponentiated_gradient` (numpy by default, shared with
+the post-shift baseline); the DRO objectives run it on tensors with ``xp=keras.ops``.
 Functions that take ``xp`` run on numpy arrays (``xp=numpy``) and on tensors inside a
 compiled step (``xp=keras.ops``) with the same code. ``class_losses`` and ``class_sums``
 are tensor functions (they run in the model's validation pass and training step).
@@ -15,33 +17,6 @@ import keras
 
 RISKS = ("zero_one", "xent")
 VALIDATION_LABELS = ("one_hot", "teacher")
-
-
-def log_normalize(log_weights, *, xp):
-    """log of weights scaled to sum to one: z − log Σ_j exp(z_j), computed without overflow."""
-    centered = log_weights - xp.max(log_weights)
-    return centered - xp.log(xp.sum(xp.exp(centered)))
-
-
-def exponentiated_gradient_step(log_multipliers, risks, step_size, *, xp):
-    """One EG ascent step on the simplex, in log space (Algorithm 1; Algorithm 3).
-
-    λ̃_j = λ_j exp(γ R_j),  λ_j ← λ̃_j / Σ_k λ̃_k,
-
-    done on log λ: log λ ← log_normalize(log λ + γ R), so risks of any size give finite
-    multipliers (exp(γ R) alone overflows float32 for γ R > 88). Algorithm 3 (the
-    trade-off objective with parameter α) takes the step γ·α: pass ``step_size=γ·α``.
-
-    Args:
-      log_multipliers: [m] log λ of multipliers on the simplex.
-      risks: [m] per-class risks R (see ``per_class_risks``).
-      step_size: γ ≥ 0.
-      xp: ``numpy`` or ``keras.ops``.
-
-    Returns:
-      [m] log of the new multipliers.
-    """
-    return log_normalize(log_multipliers + step_size * risks, xp=xp)
 
 
 def tradeoff_weights(multipliers, alpha):

@@ -21,10 +21,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_robust_distill import checks
+from tf_robust_distill.estimators.exponentiated_gradient import exponentiated_gradient_step
 from tf_robust_distill.objectives import multipliers
 from tf_robust_distill.objectives.balanced import BalancedModel
 from tf_robust_distill.objectives.base import PACKAGE
-from tf_robust_distill.objectives.targets import probability_targets
+from tf_robust_distill.objectives.registry import register
+from tf_robust_distill.objectives.targets import probability_key, probability_targets
 
 
 def check_validation_settings(validation_labels, risk, distill):
@@ -95,7 +98,7 @@ class ClassMultipliers(keras.layers.Layer):
 
         Runs eagerly (from a callback) or inside a compiled step.
         """
-        log_multipliers = multipliers.exponentiated_gradient_step(
+        log_multipliers = exponentiated_gradient_step(
             self.log_multipliers, keras.ops.cast(risks, "float32"), step_size, xp=keras.ops
         )
         self.log_multipliers.assign(log_multipliers)
@@ -113,6 +116,13 @@ class ClassMultipliers(keras.layers.Layer):
         return {f"lambda_{j}": float(values[j]) for j in range(self.num_classes)}
 
 
+@register(
+    "rob",
+    roles=("teacher", "student"),
+    derived=("class_priors", "validation_labels"),
+    alpha=1.0,
+)
+@register("tdf", roles=("teacher", "student"), derived=("class_priors", "validation_labels"))
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class RobustModel(BalancedModel):
     """L^rob / L^rob-d (α = 1) and the trade-off L^tdf / L^tdf-d (α ∈ [0, 1]).
@@ -238,7 +248,7 @@ class MultiplierUpdate(keras.callbacks.Callback):
                 f"got {type(validation_data).__name__}"
             )
         if every_n_steps is not None and not (
-            isinstance(every_n_steps, int | np.integer) and every_n_steps >= 1
+            checks.is_integer(every_n_steps) and every_n_steps >= 1
         ):
             raise ValueError(f"every_n_steps must be an integer >= 1 or None, got {every_n_steps}")
         self.validation_data = validation_data
@@ -256,7 +266,7 @@ class MultiplierUpdate(keras.callbacks.Callback):
                 "MultiplierUpdate(every_n_steps=...) counts single steps; compile the model "
                 f"with steps_per_execution=1 (got {model.steps_per_execution})."
             )
-        key = "teacher_probs" if model.validation_labels == "teacher" else "label"
+        key = probability_key(model.validation_labels == "teacher")
         spec = self.validation_data.element_spec
         if not (isinstance(spec, tuple) and len(spec) >= 2 and isinstance(spec[1], dict)):
             raise ValueError("validation_data must yield (x, targets) with targets a dict.")

@@ -19,10 +19,14 @@ import keras
 import tensorflow as tf
 
 from tf_robust_distill import losses
+from tf_robust_distill.objectives import targets as targets_dict
 from tf_robust_distill.objectives.base import PACKAGE, DistillationModel
-from tf_robust_distill.objectives.weighted import fidelity_weight
+from tf_robust_distill.objectives.registry import register
 
 
+@register("taylor_ce", roles=("unlabeled_student",), base_loss="taylor")
+@register("poly", roles=("unlabeled_student",), base_loss="poly")
+@register("fidelity", roles=("unlabeled_student",), base_loss="xent", use_fidelity_weights=True)
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class RobustLossModel(DistillationModel):
     """w(x) · ℓ(y, f(x)) over all examples: distillation with a noise-robust loss ℓ.
@@ -56,16 +60,19 @@ class RobustLossModel(DistillationModel):
 
     @property
     def required_targets(self):
-        return ("teacher_probs", "weight") if self.use_fidelity_weights else ("teacher_probs",)
+        keys = (targets_dict.TEACHER_PROBS,)
+        return (*keys, targets_dict.WEIGHT) if self.use_fidelity_weights else keys
 
     def prediction_log_probs(self, targets, logits):
         """Log of the prediction ℓ scores against ``targets['teacher_probs']``: log f."""
         return tf.nn.log_softmax(logits)
 
     def per_example_loss(self, targets, logits):
-        loss = self.loss_fn(targets["teacher_probs"], self.prediction_log_probs(targets, logits))
+        loss = self.loss_fn(
+            targets_dict.teacher_probs(targets), self.prediction_log_probs(targets, logits)
+        )
         if self.use_fidelity_weights:
-            loss *= fidelity_weight(targets)
+            loss *= targets_dict.example_weights(targets)
         return loss
 
     def get_config(self):
@@ -78,6 +85,15 @@ class RobustLossModel(DistillationModel):
         }
 
 
+@register("slam", roles=("unlabeled_student",), base_loss="xent")
+@register("slam_taylor_ce", roles=("unlabeled_student",), base_loss="taylor")
+@register("slam_poly", roles=("unlabeled_student",), base_loss="poly")
+@register(
+    "slam_fidelity",
+    roles=("unlabeled_student",),
+    base_loss="xent",
+    use_fidelity_weights=True,
+)
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SLaMModel(RobustLossModel):
     """SLaM: ℓ(y, f(x)) on labeled examples, ℓ(y, mix(f(x); α(x), k(x))) on teacher-labeled ones.
@@ -103,13 +119,12 @@ class SLaMModel(RobustLossModel):
 
     @property
     def required_targets(self):
-        return (*super().required_targets, "labeled", "alpha", "topk")
+        mixing = (targets_dict.LABELED, targets_dict.ALPHA, targets_dict.TOPK)
+        return (*super().required_targets, *mixing)
 
     def prediction_log_probs(self, targets, logits):
         """log mix(f) on teacher-labeled examples, log f on labeled ones."""
-        labeled = tf.reshape(tf.cast(targets["labeled"], tf.float32), [-1]) > 0.5
-        alpha = tf.where(labeled, 1.0, tf.reshape(tf.cast(targets["alpha"], tf.float32), [-1]))
-        topk = tf.where(labeled[:, None], 1.0, tf.cast(targets["topk"], tf.float32))
+        alpha, topk = targets_dict.slam_mixing(targets)
         return losses.log_slam_mix(logits, alpha, topk, self.normalize)
 
     def get_config(self):

@@ -15,11 +15,9 @@ The ablations no-LR and no-CR are this model with λ_LR = 0 or λ_CR^max = 0.
 import keras
 import tensorflow as tf
 
-from tf_robust_distill import losses
-from tf_robust_distill.objectives.base import (
-    PACKAGE,
-    DistillationModel,
-)
+from tf_robust_distill import checks, losses
+from tf_robust_distill.objectives import targets as targets_dict
+from tf_robust_distill.objectives.base import PACKAGE, DistillationModel
 from tf_robust_distill.objectives.consistency import (
     SCHEDULES,
     consistency_loss,
@@ -27,7 +25,7 @@ from tf_robust_distill.objectives.consistency import (
     running_mean_update,
 )
 from tf_robust_distill.objectives.lipschitz import lipschitz_upper_bound
-from tf_robust_distill.objectives.targets import probability_targets
+from tf_robust_distill.objectives.registry import register
 
 BUFFER_DTYPES = ("float32", "float16")
 
@@ -40,7 +38,7 @@ def _check_non_negative(name, value):
 def _check_positive_int(name, value, allow_none=False):
     if allow_none and value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not checks.is_integer(value) or value < 1:
         allowed = "a positive int or None" if allow_none else "a positive int"
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
 
@@ -62,6 +60,19 @@ def _gather_rows(variable, index):
     )
 
 
+@register("soteacher", roles=("teacher",), derived=("num_train_examples",))
+@register(
+    "soteacher_no_lr",
+    roles=("teacher",),
+    derived=("num_train_examples",),
+    lipschitz_weight=0.0,
+)
+@register(
+    "soteacher_no_cr",
+    roles=("teacher",),
+    derived=("num_train_examples",),
+    consistency_weight_max=0.0,
+)
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SoTeacherModel(DistillationModel):
     """SoTeacher's teacher objective: CE + λ_LR·ℓ_LR + λ_CR(t)·ℓ_CR (§4, App. C).
@@ -83,7 +94,8 @@ class SoTeacherModel(DistillationModel):
 
     λ_CR(t) lives in the non-trainable scalar ``consistency_weight``, set at the start
     of every epoch by `ConsistencyWeightScheduler`, which `fit` adds when its
-    callbacks hold none, and logged as ``consistency_weight``.
+    callbacks hold none (one of its ``default_callbacks``), and logged as
+    ``consistency_weight``.
 
     ``targets['index']`` must lie in [0, num_train_examples), each example at most once
     per global batch. The range is checked in graph with tf.debugging assertions,
@@ -105,7 +117,7 @@ class SoTeacherModel(DistillationModel):
       buffer_dtype: 'float32' or 'float16', dtype of ``prediction_mean``.
     """
 
-    required_targets = ("label", "index")
+    required_targets = (targets_dict.LABEL, targets_dict.INDEX)
 
     def __init__(
         self,
@@ -169,7 +181,7 @@ class SoTeacherModel(DistillationModel):
     def per_example_loss(self, targets, logits):
         """ℓ_Stand.: softmax cross-entropy against the one-hot label (also used for evaluation)."""
         return losses.softmax_cross_entropy(
-            probability_targets(targets, distill=False, num_classes=logits.shape[-1]), logits
+            targets_dict.one_hot_labels(targets, logits.shape[-1]), logits
         )
 
     def regularization_loss(self):
@@ -179,9 +191,9 @@ class SoTeacherModel(DistillationModel):
             return regularization
         return regularization + self.lipschitz_weight * lipschitz_upper_bound(self.backbone)
 
-    def checked_index(self, index):
+    def checked_index(self, targets):
         """``targets['index']`` as int64 [batch], asserted to lie in [0, num_train_examples)."""
-        index = tf.reshape(tf.cast(index, tf.int64), [-1])
+        index = targets_dict.example_index(targets)
         message = (
             f"{type(self).__name__}: targets['index'] must be the example's position in the "
             f"training set, in [0, num_train_examples={self.num_train_examples})"
@@ -224,19 +236,16 @@ class SoTeacherModel(DistillationModel):
         feed both the consistency term and the running-mean update, which is written
         after they were read (the step's loss uses the earlier predictions only).
         """
-        index = self.checked_index(targets["index"])
+        index = self.checked_index(targets)
         predictions = tf.nn.softmax(logits)
         mean, count = self.earlier_predictions(index)
         self.record_predictions(index, tf.stop_gradient(predictions), mean, count)
         consistency = consistency_loss(predictions, mean, count)
         return self.per_example_loss(targets, logits) + self.consistency_weight.value * consistency
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kw):
-        """keras.Model.fit, with a `ConsistencyWeightScheduler` first when `callbacks` has none."""
-        callbacks = list(callbacks or [])
-        if not any(isinstance(callback, ConsistencyWeightScheduler) for callback in callbacks):
-            callbacks.insert(0, ConsistencyWeightScheduler())
-        return super().fit(x, y, batch_size, epochs, verbose, callbacks, **kw)
+    def default_callbacks(self):
+        """`StateLogger` and the `ConsistencyWeightScheduler` that sets λ_CR(t)."""
+        return [*super().default_callbacks(), ConsistencyWeightScheduler()]
 
     def get_config(self):
         return {

@@ -7,16 +7,21 @@ Hinton et al.'s mix of both, used by the SoTeacher paper (α = 0.5, T = 4, App. 
 """
 
 import keras
-import tensorflow as tf
 
 from tf_robust_distill import losses
-from tf_robust_distill.objectives.base import PACKAGE, DistillationModel
-from tf_robust_distill.objectives.targets import probability_targets
+from tf_robust_distill.objectives import targets as targets_dict
+from tf_robust_distill.objectives.base import PACKAGE, DistillationModel, ProbabilityTargetModel
+from tf_robust_distill.objectives.registry import register
 
 
+@register("std", roles=("teacher", "student"))
+@register("vanilla", roles=("unlabeled_student",))
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class StandardModel(DistillationModel):
+class StandardModel(ProbabilityTargetModel):
     """L^std (teacher, ``distill=False``) or L^std-d (student, ``distill=True``).
+
+    Per example: softmax cross-entropy against the one-hot label or the teacher's
+    probabilities (see `ProbabilityTargetModel`).
 
     Args:
       backbone: a Keras model returning logits.
@@ -24,23 +29,11 @@ class StandardModel(DistillationModel):
         ``targets['teacher_probs']``.
     """
 
-    def __init__(self, backbone, distill=False, **kwargs):
-        super().__init__(backbone, **kwargs)
-        self.distill = bool(distill)
-
-    @property
-    def required_targets(self):
-        return ("teacher_probs",) if self.distill else ("label",)
-
     def per_example_loss(self, targets, logits):
-        return losses.softmax_cross_entropy(
-            probability_targets(targets, self.distill, logits.shape[-1]), logits
-        )
-
-    def get_config(self):
-        return {**super().get_config(), "distill": self.distill}
+        return losses.softmax_cross_entropy(self.probability_targets(targets, logits), logits)
 
 
+@register("kd", roles=("student",), derived=("temperature",))
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class KDModel(DistillationModel):
     """Hinton et al. (2015): α·xent(y, f) + (1 − α)·T²·KL(p^t_T ‖ softmax(f/T)).
@@ -54,7 +47,7 @@ class KDModel(DistillationModel):
       temperature: T > 0 (SoTeacher: 4).
     """
 
-    required_targets = ("label", "teacher_probs")
+    required_targets = (targets_dict.LABEL, targets_dict.TEACHER_PROBS)
 
     def __init__(self, backbone, alpha=0.5, temperature=4.0, **kwargs):
         super().__init__(backbone, **kwargs)
@@ -67,8 +60,8 @@ class KDModel(DistillationModel):
 
     def per_example_loss(self, targets, logits):
         return losses.kd_loss(
-            tf.cast(targets["label"], tf.int32),
-            targets["teacher_probs"],
+            targets_dict.labels(targets),
+            targets_dict.teacher_probs(targets),
             logits,
             alpha=self.alpha,
             temperature=self.temperature,

@@ -17,15 +17,14 @@ import math
 import keras
 import tensorflow as tf
 
-from tf_robust_distill import losses
-from tf_robust_distill.data.teacher_features import FEATURES_LAYER
-from tf_robust_distill.objectives.base import (
-    PACKAGE,
-    DistillationModel,
-)
+from tf_robust_distill import checks, losses
+from tf_robust_distill.data.teacher_features import TARGET_KEYS
+from tf_robust_distill.nets.layer_names import FEATURES_LAYER
+from tf_robust_distill.objectives import targets as targets_dict
+from tf_robust_distill.objectives.base import PACKAGE
+from tf_robust_distill.objectives.feature_term import FeatureTermModel
+from tf_robust_distill.objectives.registry import register
 from tf_robust_distill.objectives.weighted import ExampleWeights
-
-"""Name of the pooled penultimate layer of every net of the package (tf_robust_distill.nets)."""
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -43,11 +42,7 @@ class VariationalFeatureHead(keras.layers.Layer):
     def __init__(self, teacher_feature_dim, initial_variance=5.0, min_variance=1e-5, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        if (
-            isinstance(teacher_feature_dim, bool)
-            or not isinstance(teacher_feature_dim, int)
-            or teacher_feature_dim < 1
-        ):
+        if not checks.is_integer(teacher_feature_dim) or teacher_feature_dim < 1:
             raise ValueError(
                 f"teacher_feature_dim must be an integer >= 1, got {teacher_feature_dim!r}."
             )
@@ -84,8 +79,19 @@ class VariationalFeatureHead(keras.layers.Layer):
         }
 
 
+@register(
+    "vid",
+    roles=("unlabeled_student",),
+    derived=("teacher_feature_dim",),
+    num_train_examples=None,
+)
+@register(
+    "weighted_vid",
+    roles=("unlabeled_student",),
+    derived=("teacher_feature_dim", "num_train_examples"),
+)
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class VIDModel(DistillationModel):
+class VIDModel(FeatureTermModel):
     """xent(y, f(x)) + λ · (−log q(t(x) | s(x))), optionally times a debiasing weight.
 
     y is ``targets['teacher_probs']`` (one-hot true label on labeled examples) and t
@@ -103,6 +109,8 @@ class VIDModel(DistillationModel):
         estimated by `DebiasingWeightUpdate`.
     """
 
+    target_key = TARGET_KEYS["features"]
+
     def __init__(
         self,
         backbone,
@@ -113,20 +121,13 @@ class VIDModel(DistillationModel):
         num_train_examples=None,
         **kwargs,
     ):
-        super().__init__(backbone, **kwargs)
+        super().__init__(backbone, (FEATURES_LAYER,), **kwargs)
         if not coefficient >= 0:
             raise ValueError(f"coefficient must be >= 0, got {coefficient!r}.")
-        if FEATURES_LAYER not in {layer.name for layer in backbone.layers}:
-            raise ValueError(
-                f"VIDModel reads the student's penultimate features from a layer named "
-                f"{FEATURES_LAYER!r}; backbone {backbone.name!r} has none."
-            )
-        features = backbone.get_layer(FEATURES_LAYER).output
-        self.features_and_logits = keras.Model(backbone.input, [features, backbone.output])
         self.head = VariationalFeatureHead(
             teacher_feature_dim, initial_variance, min_variance, name="vid_head"
         )
-        self.head.build(features.shape)
+        self.head.build(backbone.get_layer(FEATURES_LAYER).output.shape)
         self.coefficient = float(coefficient)
         self.debiasing_weights = (
             None
@@ -138,22 +139,33 @@ class VIDModel(DistillationModel):
 
     @property
     def required_targets(self):
-        keys = ("teacher_probs", "teacher_features")
-        return keys if self.debiasing_weights is None else (*keys, "index")
+        keys = (*super().required_targets, targets_dict.TEACHER_PROBS)
+        return keys if self.debiasing_weights is None else (*keys, targets_dict.INDEX)
 
-    def logits_and_loss(self, x, targets, training):
-        """Float32 logits and the per-example loss from one forward pass of the student."""
-        features, logits = self.features_and_logits(x, training=training)
-        logits = tf.cast(logits, tf.float32)
-        mean, variance = self.head(features)
-        loss = losses.softmax_cross_entropy(
-            targets["teacher_probs"], logits
-        ) + self.coefficient * losses.vid_negative_log_likelihood(
-            targets["teacher_features"], mean, variance
+    @property
+    def teacher_width(self):
+        return self.head.teacher_feature_dim
+
+    def teacher_layout(self):
+        return "the teacher's features"
+
+    def per_example_loss(self, targets, logits):
+        """xent(y, f(x)) against ``targets['teacher_probs']``."""
+        return losses.softmax_cross_entropy(targets_dict.teacher_probs(targets), logits)
+
+    def feature_term(self, student_outputs, teacher_targets):
+        """λ · (−log q(t(x) | s(x))), `losses.vid_negative_log_likelihood` of the head's q."""
+        mean, variance = self.head(*student_outputs)
+        return self.coefficient * losses.vid_negative_log_likelihood(
+            teacher_targets, mean, variance
         )
-        if self.debiasing_weights is not None:
-            loss *= self.debiasing_weights(targets["index"])
-        return logits, loss
+
+    def feature_loss(self, targets, logits, student_outputs, training):
+        """The loss, times the debiasing weight of ``targets['index']`` for Weighted VID."""
+        loss = super().feature_loss(targets, logits, student_outputs, training)
+        if self.debiasing_weights is None:
+            return loss
+        return loss * self.debiasing_weights(targets_dict.example_index(targets))
 
     def get_config(self):
         return {

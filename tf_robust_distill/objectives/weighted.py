@@ -14,15 +14,12 @@ host between epochs.
 import keras
 import numpy as np
 import tensorflow as tf
-from scipy import special
 
-from tf_robust_distill import estimators, losses
+from tf_robust_distill import checks, estimators, losses
+from tf_robust_distill.objectives import targets as targets_dict
 from tf_robust_distill.objectives.base import PACKAGE, DistillationModel
-
-
-def fidelity_weight(targets):
-    """``targets['weight']`` as a [batch] float32 tensor: the caller's per-example weights."""
-    return tf.reshape(tf.cast(targets["weight"], tf.float32), [-1])
+from tf_robust_distill.objectives.registry import register
+from tf_robust_distill.softmax import softmax
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -36,11 +33,7 @@ class ExampleWeights(keras.layers.Layer):
     def __init__(self, num_examples, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        if (
-            isinstance(num_examples, bool)
-            or not isinstance(num_examples, int | np.integer)
-            or num_examples < 1
-        ):
+        if not checks.is_integer(num_examples) or num_examples < 1:
             raise ValueError(f"num_examples must be an integer >= 1, got {num_examples!r}.")
         self.num_examples = int(num_examples)
         self.values = self.add_weight(
@@ -50,7 +43,7 @@ class ExampleWeights(keras.layers.Layer):
 
     def call(self, index):
         """The weights of the examples at `index` ([batch] integers) -> [batch] float32."""
-        return tf.gather(self.values, tf.reshape(index, [-1]))
+        return tf.gather(self.values, index)
 
     def assign_at(self, index, weights):
         """Host-side: set the weights at `index` to `weights`, leave the others unchanged.
@@ -83,6 +76,13 @@ class ExampleWeights(keras.layers.Layer):
         return {**super().get_config(), "num_examples": self.num_examples}
 
 
+@register("weighted", roles=("unlabeled_student",), derived=("num_train_examples",))
+@register(
+    "weighted_fidelity",
+    roles=("unlabeled_student",),
+    derived=("num_train_examples",),
+    use_fidelity_weights=True,
+)
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class WeightedModel(DistillationModel):
     """Weighted empirical risk of Algorithm 1: w_i · xent(y_i, f(x_i)).
@@ -106,15 +106,15 @@ class WeightedModel(DistillationModel):
 
     @property
     def required_targets(self):
-        keys = ("teacher_probs", "index")
-        return (*keys, "weight") if self.use_fidelity_weights else keys
+        keys = (targets_dict.TEACHER_PROBS, targets_dict.INDEX)
+        return (*keys, targets_dict.WEIGHT) if self.use_fidelity_weights else keys
 
     def per_example_loss(self, targets, logits):
-        loss = self.debiasing_weights(targets["index"]) * losses.softmax_cross_entropy(
-            targets["teacher_probs"], logits
-        )
+        loss = self.debiasing_weights(
+            targets_dict.example_index(targets)
+        ) * losses.softmax_cross_entropy(targets_dict.teacher_probs(targets), logits)
         if self.use_fidelity_weights:
-            loss *= fidelity_weight(targets)
+            loss *= targets_dict.example_weights(targets)
         return loss
 
     def get_config(self):
@@ -169,9 +169,7 @@ class DebiasingWeightUpdate(keras.callbacks.Callback):
     ):
         super().__init__()
         if every_n_epochs is not None and (
-            isinstance(every_n_epochs, bool)
-            or not isinstance(every_n_epochs, int | np.integer)
-            or every_n_epochs < 1
+            not checks.is_integer(every_n_epochs) or every_n_epochs < 1
         ):
             raise ValueError(
                 f"every_n_epochs must be None or an integer >= 1, got {every_n_epochs!r}."
@@ -201,7 +199,7 @@ class DebiasingWeightUpdate(keras.callbacks.Callback):
     def student_probs(self, inputs):
         """The current student's probabilities softmax(f(x)) [N, C], float64."""
         logits = self.model.predict(inputs, batch_size=self.batch_size, verbose=0)
-        return special.softmax(np.asarray(logits, dtype=np.float64), axis=-1)
+        return softmax(logits)
 
     def update(self):
         """Estimate the weights from the current student and write them into the model."""

@@ -40,6 +40,7 @@ import keras
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config  # op determinism off again
 
+from tf_robust_distill import files
 from tf_robust_distill.distribute import worker_directory
 from tf_robust_distill.grid import UNSHARED_SECTIONS
 
@@ -76,10 +77,8 @@ def deterministic_ops(enabled):
 def save_model(model, path):
     """``model.save(path)`` to a partial ``.keras`` file renamed into place, so that a run
     killed while saving leaves no half-written model at `path`."""
-    directory, name = os.path.split(os.path.abspath(path))
-    partial = os.path.join(directory, f"partial.{name}")
-    model.save(partial)
-    os.replace(partial, path)
+    with files.atomic_path(path) as partial:
+        model.save(partial)
 
 
 def run_settings(config):

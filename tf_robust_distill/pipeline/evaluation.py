@@ -1,6 +1,10 @@
-"""The metrics every run reports for a model on a split (DESIGN: results.json)."""
+"""The metrics every run reports for a model on the validation and test halves (results.json)."""
 
-from tf_robust_distill import metrics
+import numpy as np
+
+from tf_robust_distill import data, estimators, metrics
+
+EVALUATED_SPLITS = ("val", "test")
 
 
 def default_worst_k(num_classes):
@@ -20,4 +24,48 @@ def classification_report(labels, probs, num_classes, worst_k=None):
         "per_class_recall": metrics.per_class_recall(labels, probs, num_classes).tolist(),
         "ece": metrics.expected_calibration_error(labels, probs),
         "nll": metrics.nll(labels, probs),
+    }
+
+
+def predict_logits(model, dataset, batch_size):
+    """The model's float32 logits on an unbatched (x, label) dataset, in order."""
+    logits = model.predict(data.evaluation_pipeline(dataset, batch_size), verbose=0)
+    return np.asarray(logits, np.float32)
+
+
+def report(logits, context, config):
+    """classification_report on val and test from logits, plus the probabilities.
+
+    Also reports calibration after temperature scaling (SoTeacher Table 3): T fitted
+    on the validation half by NLL, ECE and NLL of softmax(f/T) on both halves.
+    """
+    splits = context.splits
+    temperature = estimators.fit_temperature(logits["val"], splits.val_labels)
+    results, probs = {"scaling_temperature": temperature}, {}
+    for split in EVALUATED_SPLITS:
+        labels = getattr(splits, f"{split}_labels")
+        probs[split] = estimators.apply_temperature(logits[split], 1.0)
+        results[split] = classification_report(
+            labels, probs[split], splits.num_classes, config.eval.worst_k
+        )
+        scaled = estimators.apply_temperature(logits[split], temperature)
+        results[split]["ece_after_scaling"] = metrics.expected_calibration_error(labels, scaled)
+        results[split]["nll_after_scaling"] = metrics.nll(labels, scaled)
+    return results, probs
+
+
+def evaluate(model, context, config):
+    """`report` of a model's predictions on the validation and test halves."""
+    logits = {
+        split: predict_logits(model, getattr(context.splits, split), config.eval.batch_size)
+        for split in EVALUATED_SPLITS
+    }
+    return report(logits, context, config)
+
+
+def agreement(teacher_probs, student_probs):
+    """Teacher-student top-1 agreement on val and test (SoTeacher Table 4)."""
+    return {
+        split: metrics.agreement(teacher_probs[split], student_probs[split])
+        for split in EVALUATED_SPLITS
     }

@@ -1,6 +1,6 @@
-"""A small job for tests/test_resume.py, run in a workdir, that can kill itself with SIGKILL.
+"""A small job for tests/test_resume.py and test_determinism.py that can SIGKILL itself.
 
-Run as ``python tests/resume_worker.py JOB WORKDIR [ROLE EPOCH BATCH]``:
+Run as ``python tests/support/resume_worker.py JOB WORKDIR [ROLE EPOCH BATCH]``:
 
 - JOB ``main``: `pipeline.run` of `main_config` (a SoTeacher teacher, a robust student)
   writes WORKDIR/results.json, teacher.keras and student.keras.
@@ -10,7 +10,7 @@ Run as ``python tests/resume_worker.py JOB WORKDIR [ROLE EPOCH BATCH]``:
 
 With ROLE EPOCH BATCH the process kills itself with SIGKILL when the model whose role
 starts with ROLE begins batch BATCH of epoch EPOCH (0-based), through a callback given
-to the job's `fit`. Every epoch begun is appended to WORKDIR/epochs.log as
+to the jobs' `training.fit`. Every epoch begun is appended to WORKDIR/epochs.log as
 "ROLE EPOCH", so the test sees where a restarted run resumed.
 """
 
@@ -23,7 +23,7 @@ import keras
 from configs import distill as distill_config
 from configs import unlabeled_distill as unlabeled_config
 from tf_robust_distill import reporting
-from tf_robust_distill.pipeline import job, unlabeled
+from tf_robust_distill.pipeline import job, training, unlabeled
 
 
 def main_config():
@@ -31,11 +31,12 @@ def main_config():
     config.dataset.imbalance_ratio = None
     config.dataset.augment = "translate"
     config.teacher.objective = "soteacher"
+    config.teacher.objective_kw = {"lipschitz_weight": 1e-5, "consistency_weight_max": 1.0}
     config.teacher.net_options.hidden_sizes = (32,)
     config.student.objective = "rob"
+    config.student.objective_kw = {"step_size": 1.0}
     config.student.net_options.hidden_sizes = (16,)
     config.student.dro_update_every = 5  # 17 steps an epoch: updates straddle epochs
-    config.student.dro_step_size = 1.0
     config.train.epochs = 3
     config.verbose = 0
     return config
@@ -43,7 +44,7 @@ def main_config():
 
 def unlabeled_config_for_test():
     config = unlabeled_config.get_config("smoke")
-    config.unlabeled.objective = "weighted"
+    config.student.objective = "weighted"
     config.unlabeled.weights_every_n_epochs = 2
     config.unlabeled.labeled_epochs = 2
     config.train.epochs = 3
@@ -84,23 +85,19 @@ def install(workdir, kill=None, replace=setattr):
       kill: None, or (role, epoch, batch) at which to SIGKILL the process.
       replace: how to replace the jobs' functions (a test passes ``monkeypatch.setattr``).
     """
-    job_fit, unlabeled_fit, distil = job.fit, unlabeled.fit, unlabeled.distil
+    fit, distill = training.fit, unlabeled.trial.distill
 
-    def job_fit_with_callback(role, *args, **kwargs):
-        return job_fit(role, *args, callbacks=[callback_for(workdir, role, kill)], **kwargs)
+    def fit_with_callback(*args, name, callbacks=(), **kwargs):
+        callbacks = [*callbacks, callback_for(workdir, name, kill)]
+        return fit(*args, name=name, callbacks=callbacks, **kwargs)
 
-    def unlabeled_fit_with_callback(*args, role, callbacks=(), **kwargs):
-        callbacks = [*callbacks, callback_for(workdir, role, kill)]
-        return unlabeled_fit(*args, role=role, callbacks=callbacks, **kwargs)
-
-    def distil_and_save(*args):
-        model, history = distil(*args)
+    def distill_and_save(*args):
+        model, history = distill(*args)
         model.save(os.path.join(workdir, "student.keras"))
         return model, history
 
-    replace(job, "fit", job_fit_with_callback)
-    replace(unlabeled, "fit", unlabeled_fit_with_callback)
-    replace(unlabeled, "distil", distil_and_save)
+    replace(training, "fit", fit_with_callback)
+    replace(unlabeled.trial, "distill", distill_and_save)
 
 
 def run_main(workdir, config=None):

@@ -9,78 +9,14 @@ temperature of a sweep.
 """
 
 import dataclasses
-import hashlib
 import os
-import tempfile
-import zipfile
 
 import numpy as np
 import tensorflow as tf
-from scipy import special
 
-
-def model_fingerprint(model):
-    """SHA-256 over a model's weights in order (values, shapes, dtypes; not layer names), as hex."""
-    digest = hashlib.sha256()
-    for weight in model.weights:
-        value = np.asarray(weight.numpy())
-        digest.update(f"{value.shape}:{value.dtype};".encode())
-        digest.update(np.ascontiguousarray(value).tobytes())
-    return digest.hexdigest()
-
-
-def atomic_savez(path, **arrays):
-    """np.savez to a temporary file in the same directory, then renamed into place,
-    so a reader never sees a half-written cache."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, suffix=".npz", delete=False) as handle:
-        np.savez(handle, **arrays)
-    os.replace(handle.name, path)
-
-
-def read_cache(where, path, keys):
-    """The arrays of the ``.npz`` cache at `path`, checked to hold `keys`.
-
-    Raises:
-      ValueError: naming `where`, if the file is no npz archive (e.g. truncated) or
-        lacks one of `keys`.
-    """
-    try:
-        with np.load(path) as stored:
-            arrays = {key: stored[key] for key in stored.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
-        raise ValueError(
-            f"{where} is not a readable .npz archive ({error}); delete it to recompute."
-        ) from error
-    missing = [key for key in keys if key not in arrays]
-    if missing:
-        raise ValueError(
-            f"{where} lacks the array(s) {missing} (it holds {sorted(arrays)}); "
-            "delete it to recompute."
-        )
-    return arrays
-
-
-def check_cache(where, cached, fingerprint=None, num_examples=None):
-    """Refuse a cache (anything with .fingerprint and .num_examples) written by another
-    teacher or for a dataset of another size."""
-    if fingerprint is not None and cached.fingerprint != fingerprint:
-        raise ValueError(
-            f"{where} was written by a different teacher (weights fingerprint "
-            f"{cached.fingerprint[:12]}, this teacher {fingerprint[:12]}); delete it to recompute."
-        )
-    if num_examples is not None and cached.num_examples != num_examples:
-        raise ValueError(
-            f"{where} holds {cached.num_examples} examples, the dataset has {num_examples}"
-        )
-
-
-def softmax(logits, temperature=1.0):
-    """softmax(f / T) along the last axis (float32)."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    return special.softmax(np.asarray(logits, np.float64) / temperature, axis=-1).astype(np.float32)
+from tf_robust_distill import checks, files
+from tf_robust_distill.data.teacher_cache import check_cache, model_fingerprint, read_cache
+from tf_robust_distill.softmax import softmax
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,12 +32,7 @@ class TeacherLabels:
     fingerprint: str
 
     def __post_init__(self):
-        logits = np.asarray(self.logits)
-        if logits.ndim != 2 or logits.shape[1] < 2:
-            raise ValueError(f"teacher logits must be [N, C] with C >= 2, got shape {logits.shape}")
-        if not np.all(np.isfinite(logits)):
-            bad = int(np.sum(~np.isfinite(logits).all(axis=1)))
-            raise ValueError(f"teacher logits hold non-finite values in {bad} examples")
+        logits = checks.as_logits(self.logits, name="teacher logits")
         object.__setattr__(self, "logits", logits.astype(np.float32, copy=False))
 
     @property
@@ -114,7 +45,7 @@ class TeacherLabels:
 
     def probs(self, temperature=1.0):
         """Teacher probabilities softmax(f/T) [N, C] (robust paper §6: T in {1, 3, 5})."""
-        return softmax(self.logits, temperature)
+        return softmax(self.logits, temperature).astype(np.float32)
 
     def hard(self):
         """One-hot teacher labels [N, C] (argmax of the logits)."""
@@ -157,7 +88,7 @@ class TeacherLabels:
 
     def save(self, path):
         """Write to a ``.npz`` file atomically."""
-        atomic_savez(path, logits=self.logits, fingerprint=np.array(self.fingerprint))
+        files.write_npz(path, logits=self.logits, fingerprint=np.array(self.fingerprint))
 
     @classmethod
     def load(cls, path, *, fingerprint=None, num_examples=None, num_classes=None):

@@ -1,6 +1,6 @@
 """One worker of tests/test_multiworker.py: trains a robust student and a SoTeacher teacher.
 
-Run as ``python tests/multiworker_worker.py OUT.npz`` with TF_CONFIG describing a
+Run as ``python tests/support/multiworker_worker.py OUT.npz`` with TF_CONFIG describing a
 cluster of two workers and this worker's task; it writes its final weights, state
 (λ, prediction buffer) and training logs to OUT.npz. The MultiWorkerMirroredStrategy
 is created before any other TensorFlow op (the cluster's collectives are configured
@@ -19,8 +19,9 @@ import sys
 import keras
 import numpy as np
 import tensorflow as tf
-from tiny import NUM_CLASSES, tiny_net
 
+from support.tiny import batches as tiny_batches
+from support.tiny import examples, tiny_net
 from tf_robust_distill.distribute import get_strategy
 from tf_robust_distill.objectives.balanced import class_priors_from_probs
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
@@ -39,22 +40,9 @@ def sharded_by_data(dataset):
     return dataset.with_options(options)
 
 
-def examples(n, seed):
-    """Deterministic (x, targets) arrays: 5 features, labels cycling over the classes."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 5)).astype(np.float32)
-    targets = {
-        "label": np.arange(n, dtype=np.int32) % NUM_CLASSES,
-        "teacher_probs": rng.dirichlet(np.ones(NUM_CLASSES), size=n).astype(np.float32),
-        "index": np.arange(n, dtype=np.int64),
-    }
-    return x, targets
-
-
 def batches(n, batch_size, seed):
-    """`examples(n, seed)` in order, in batches of `batch_size`."""
-    dataset = tf.data.Dataset.from_tensor_slices(examples(n, seed))
-    return sharded_by_data(dataset.batch(batch_size))
+    """The tiny examples (labels cycling over the classes) in order, in batches."""
+    return sharded_by_data(tiny_batches(n, seed, batch_size, cycled_labels=True))
 
 
 def shuffled_epochs(n, batch_size, seed, epochs):
@@ -65,7 +53,7 @@ def shuffled_epochs(n, batch_size, seed, epochs):
     workers would then see other orders than one device does. Fit this with
     ``steps_per_epoch``, so that every epoch continues the same iterator.
     """
-    x, targets = examples(n, seed)
+    x, targets = examples(n, seed, cycled_labels=True)
     orders = np.stack(
         [np.random.default_rng([seed, epoch]).permutation(n) for epoch in range(epochs)]
     )
@@ -84,11 +72,12 @@ def train_robust_student(strategy):
 
     Returns (weights, λ, history).
     """
+    _, targets = examples(NUM_TRAIN, cycled_labels=True)
     with strategy.scope():
         model = RobustModel(
             tiny_net(),
             distill=True,
-            class_priors=class_priors_from_probs(examples(NUM_TRAIN, seed=0)[1]["teacher_probs"]),
+            class_priors=class_priors_from_probs(targets["teacher_probs"]),
             step_size=2.0,
             validation_labels="teacher",
             risk="xent",

@@ -1,0 +1,62 @@
+"""Distillation with unlabeled examples: a labeled set A, a validation set V, an unlabeled set U.
+
+The protocol of Weighted Distillation with Unlabeled Examples (Iliopoulos et al., NeurIPS
+2022: §3.1.1, Algorithm 1, App. C.1) and of SLaM (Kontonis et al., NeurIPS 2023: §4.1,
+Algorithm 1, App. D.1):
+
+1. The first N training examples form A. A teacher and a student are trained on A with
+   the cross-entropy on the true labels, once (`labeled_stage`).
+2. The teacher labels the whole training set in one bulk inference, cached beside it;
+   its "features" layer too, once, when an objective needs it (VID).
+3. Each trial splits the rest of the training set at random (the trial number is the
+   seed) into V, labeled and never seen by the teacher, and U (`trial_split`). The
+   student trains on A ∪ V ∪ U (A ∪ U without V, optionally): true labels on A and V,
+   the teacher's labels on U (`training_set.StudentTrainingSet`, `trial.distill`).
+4. The student is evaluated on the test set (`run_trial`), after every epoch too: SLaM
+   §4.2 reports the best test accuracy over the epochs.
+
+The student's objective is ``config.student.objective`` (an ``unlabeled_student`` name of
+the objective registry) with ``config.student.objective_kw``; t_B and soft/hard labels
+are ``config.student.temperature`` and ``hard_labels``; the rest lives in
+``config.unlabeled`` (configs/unlabeled_distill.py documents each).
+"""
+
+from tf_robust_distill import data
+from tf_robust_distill.pipeline.context import prepare as prepare_context
+from tf_robust_distill.pipeline.unlabeled.labeled_stage import (
+    LabeledStage,
+    labeled_stage,
+    trial_split,
+)
+from tf_robust_distill.pipeline.unlabeled.settings import check_settings
+from tf_robust_distill.pipeline.unlabeled.training_set import StudentTrainingSet
+from tf_robust_distill.pipeline.unlabeled.trial import distill, run_trial
+
+
+def prepare(config, num_labeled_values=None):
+    """Check the settings, pick the strategy, seed, load the data and check the split sizes.
+
+    Args:
+      num_labeled_values: every N the caller will use (a grid's sizes); default
+        ``[config.unlabeled.num_labeled]``. Each must leave room for V.
+
+    Returns:
+      a `Context`; nothing is written.
+    """
+    check_settings(config)
+    context = prepare_context(config)
+    for num_labeled in num_labeled_values or [config.unlabeled.num_labeled]:
+        data.split_labeled(context.splits.train, num_labeled, config.unlabeled.validation_size, 0)
+    return context
+
+
+__all__ = [
+    "LabeledStage",
+    "StudentTrainingSet",
+    "check_settings",
+    "distill",
+    "labeled_stage",
+    "prepare",
+    "run_trial",
+    "trial_split",
+]

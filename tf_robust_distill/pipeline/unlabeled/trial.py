@@ -1,0 +1,87 @@
+"""One trial of the unlabeled job: distill the student of one objective and evaluate it."""
+
+import os
+import time
+
+import keras
+
+from tf_robust_distill import data
+from tf_robust_distill.objectives import registry
+from tf_robust_distill.pipeline import checkpointing, training
+from tf_robust_distill.pipeline.evaluation import evaluate
+from tf_robust_distill.pipeline.unlabeled.labeled_stage import trial_split
+from tf_robust_distill.pipeline.unlabeled.training_set import StudentTrainingSet
+
+
+def derived_arguments(training_set):
+    """What an objective may need: the size of the student's training set (its debiasing
+    weights) and the width of the teacher's "features" layer (VID)."""
+    return {
+        "num_train_examples": lambda: training_set.num_examples,
+        "teacher_feature_dim": lambda: training_set.teacher_feature_dim,
+    }
+
+
+def distill(config, context, stage, training_set):
+    """The student of ``config.student.objective``, started from the pre-trained student.
+
+    A model with debiasing weights gets `DebiasingWeightUpdate` (once, or every
+    ``config.unlabeled.weights_every_n_epochs`` epochs). The test accuracy after every
+    epoch is ``history['val_accuracy']``: the test set is Keras's validation data only to
+    record that trajectory; nothing is selected with it.
+
+    Returns:
+      (model, history): the trained DistillationModel and its Keras history.
+    """
+    keras.utils.set_random_seed(config.unlabeled.trial)
+    model = training.build_model(
+        config,
+        context,
+        registry.UNLABELED_STUDENT,
+        config.student,
+        train_size=training_set.num_examples,
+        derived=derived_arguments(training_set),
+        checkpoint=stage.student_checkpoint,
+    )
+    debiased = getattr(model, "debiasing_weights", None) is not None
+    # An unfinished student's checkpoints are kept beside the stage's stored models.
+    history = training.fit(
+        model,
+        config,
+        training_set.dataset,
+        epochs=config.train.epochs,
+        seed=config.unlabeled.trial,
+        directory=checkpointing.checkpoint_directory(
+            os.path.dirname(stage.teacher_directory), "student", checkpointing.run_settings(config)
+        ),
+        name=f"student ({config.student.objective})",
+        per_example=training_set.per_example(model.required_targets),
+        validation_data=data.evaluation_pipeline(context.splits.test, config.eval.batch_size),
+        callbacks=[training_set.debiasing_update()] if debiased else [],
+    )
+    return model, history
+
+
+def run_trial(config, context, stage):
+    """One trial of one objective: distill the student and evaluate it on the test set.
+
+    Returns:
+      a JSON-able dict: the student's `evaluation.evaluate` report, its test accuracy
+      after every epoch and the best of them (SLaM §4.2's number), the reports of the
+      teacher and of the pre-trained student, the teacher's accuracy on U and the size
+      of the student's training set.
+    """
+    started = time.time()
+    training_set = StudentTrainingSet(config, context, trial_split(config, context), stage)
+    model, history = distill(config, context, stage, training_set)
+    report, _ = evaluate(model.backbone, context, config)
+    per_epoch = [float(value) for value in history["val_accuracy"]]
+    return {
+        "student": report,
+        "test_accuracy_per_epoch": per_epoch,
+        "best_test_accuracy": max(per_epoch),
+        **stage.reports,
+        "teacher_accuracy_on_unlabeled": training_set.teacher_accuracy_on_unlabeled(),
+        "student_training_size": training_set.num_examples,
+        "seconds": time.time() - started,
+    }
