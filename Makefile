@@ -1,13 +1,13 @@
 # make test: set up .venv if missing, install the package with [test], fetch what the
 # tests need from Debian, run the whole suite.  make test-fast: the suite without the
 # tests marked slow (worker processes, whole jobs).  make notebooks: run colab/*.ipynb headless.
-# make demo: the main job on digits-LT.
+# make demo: the main job on digits-LT.  make dist: the wheel and sdist in dist/, checked.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 FASHION_MNIST_DIR ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: test test-fast demo lint notebooks fashion-mnist
+.PHONY: test test-fast demo lint notebooks fashion-mnist dist
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,12 @@ notebooks: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) -m experiments.distill --config=configs/distill.py:demo --workdir=runs/demo
+
+# The wheel and the source distribution a Colab user installs without a repository
+# (`pip install tf_robust_distill-<version>-py3-none-any.whl`), checked by twine and for
+# the package's modules and the absence of tests.
+dist: $(VENV)/.installed
+	rm -rf dist
+	$(PY) -m build --no-isolation --sdist --wheel --outdir dist . >/dev/null
+	$(VENV)/bin/twine check --strict dist/*
+	$(PY) .ci/check_dist.py dist

@@ -20,6 +20,7 @@ from experiments import grid_flags
 from tf_robust_distill import estimators, pipeline, reporting
 from tf_robust_distill.grid import Grid, cell_key
 from tf_robust_distill.objectives import registry
+from tf_robust_distill.pipeline.teacher import teacher_config
 
 flags.mark_flags_as_required(grid_flags.REQUIRED)
 
@@ -31,19 +32,43 @@ SWEEPS = {
 }
 
 
+# teachers whose ℓ_LR is on, so that the form of its convolution term matters
+LIPSCHITZ_TEACHERS = ("soteacher", "soteacher_no_cr")
+
+
+def arms(grid, teacher):
+    """{cell key: value} of the main comparison's arms of `teacher`: the form of the Lipschitz
+    convolution term (``grid.lipschitz_convolutions``, for teachers with ℓ_LR) times the
+    student's online or cached teacher (``grid.online_teachers``); an empty field adds no key."""
+    convolutions = grid.lipschitz_convolutions if teacher in LIPSCHITZ_TEACHERS else ()
+    for convolution in convolutions or (None,):
+        for online in grid.online_teachers or (None,):
+            arm = {"lipschitz_convolution": convolution, "online_teacher": online}
+            yield {key: value for key, value in arm.items() if value is not None}
+
+
+def arm_name(cell):
+    """The teacher and its arm, e.g. ``soteacher entrywise online``."""
+    words = [cell["teacher"], cell.get("lipschitz_convolution")]
+    if "online_teacher" in cell:
+        words.append("online" if cell["online_teacher"] else "cached")
+    return " ".join(word for word in words if word)
+
+
 def cells(grid):
-    """The main comparison over seeds, then one-at-a-time sweeps of SoTeacher (seed 0)."""
+    """The main comparison over seeds and arms, then one-at-a-time sweeps of SoTeacher (seed 0)."""
     for teacher in grid.teachers:
-        for seed in grid.seeds:
-            yield {"part": "main", "teacher": teacher, "seed": seed}
+        for arm in arms(grid, teacher):
+            for seed in grid.seeds:
+                yield {"part": "main", "teacher": teacher, **arm, "seed": seed}
     for values, (key, _) in SWEEPS.items():
         for value in grid[values]:
             yield {"part": "sweep", "teacher": "soteacher", key: value, "seed": grid.seeds[0]}
 
 
 def cell_config(config, cell):
-    """`config` with the cell's seed and teacher objective; the objective takes the options
-    of ``teacher.objective_kw`` it reads, and the cell's swept value."""
+    """`config` with the cell's seed, teacher objective and arm; the objective takes the
+    options of ``teacher.objective_kw`` it reads, and the cell's swept value."""
     config = config.copy_and_resolve_references()
     config.seed = cell["seed"]
     config.verbose = 0
@@ -52,13 +77,22 @@ def cell_config(config, cell):
     for key, option in SWEEPS.values():
         if key in cell:
             objective_kw[option] = cell[key]
+    if "lipschitz_convolution" in cell:
+        objective_kw["lipschitz_convolution"] = cell["lipschitz_convolution"]
+    if "online_teacher" in cell:
+        config.student.online_teacher = cell["online_teacher"]
     config.teacher.objective = cell["teacher"]
     config.teacher.objective_kw = objective_kw
     return config
 
 
 def run_cell(config, cell, workdir):
-    job = pipeline.run(cell_config(config, cell), os.path.join(workdir, "runs", cell_key(cell)))
+    config = cell_config(config, cell)
+    # Cells whose teachers are trained alike (e.g. cached and online students) share one.
+    teacher_dir = os.path.join(workdir, "runs", "teacher-" + cell_key(teacher_config(config)))
+    job = pipeline.run(
+        config, os.path.join(workdir, "runs", cell_key(cell)), teacher_dir=teacher_dir
+    )
     stored = {key: job.results[key] for key in ("teacher", "student", "agreement", "seconds")}
     stored["teacher_reliability"] = teacher_reliability(
         job.context, job.results["teacher"]["scaling_temperature"]
@@ -144,10 +178,11 @@ COLUMNS = (
 def summary(records, grid):
     """Markdown tables of the main comparison and the sweeps, from the stored cells."""
     header = ["teacher", *(name for name, _ in COLUMNS)]
+    names = [arm_name({"teacher": t, **arm}) for t in grid.teachers for arm in arms(grid, t)]
     main = [
-        [teacher, *(reporting.format_mean(_values(results, path)) for _, path in COLUMNS)]
-        for teacher in grid.teachers
-        if (results := [r for c, r in records if c["part"] == "main" and c["teacher"] == teacher])
+        [name, *(reporting.format_mean(_values(results, path)) for _, path in COLUMNS)]
+        for name in names
+        if (results := [r for c, r in records if c["part"] == "main" and arm_name(c) == name])
     ]
     sweep = []
     for values, (key, _) in SWEEPS.items():
@@ -171,9 +206,17 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     config, workdir = grid_flags.CONFIG.value, grid_flags.WORKDIR.value
+    planned = list(cells(config.grid))
+    if not grid_flags.REPORT_ONLY.value:
+        # Every cell checked before anything trains or is written.
+        pipeline.job.check_runs([cell_config(config, cell) for cell in planned])
     grid = Grid(workdir, config)
     if not grid_flags.REPORT_ONLY.value:
-        grid.run_all(list(cells(config.grid)), lambda cell: run_cell(config, cell, workdir))
+        grid.run_all(
+            planned,
+            lambda cell: run_cell(config, cell, workdir),
+            settings=lambda cell: cell_config(config, cell),
+        )
     records = grid.records()
     text = summary(records, config.grid)
     plots = write_reliability_plots(records, config.grid, workdir)

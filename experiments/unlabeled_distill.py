@@ -22,7 +22,7 @@ import numpy as np
 from absl import app, flags
 
 from experiments import grid_flags
-from tf_robust_distill import files, reporting
+from tf_robust_distill import files, precision, reporting
 from tf_robust_distill.grid import Grid, cell_key
 from tf_robust_distill.objectives import registry
 from tf_robust_distill.pipeline import unlabeled
@@ -116,6 +116,7 @@ def check_grid(config, cells):
         unlabeled.check_settings(cell_config(config, cell))
 
 
+@precision.keeps_caller_policy
 def run_grid(config, workdir, report_only=False):
     """Run (or resume) the grid of `config` in `workdir` and write its summary.
 
@@ -147,7 +148,12 @@ def run_grid(config, workdir, report_only=False):
         print(f"[{number}/{len(cells)}] {cell}", flush=True)
         trial_config = cell_config(config, cell)
         records.append(
-            (cell, grid.run(cell, lambda trial_config=trial_config: compute(trial_config)))
+            (
+                cell,
+                grid.run(
+                    cell, lambda trial_config=trial_config: compute(trial_config), trial_config
+                ),
+            )
         )
     text = summary(records, config)
     files.write_text(text, os.path.join(workdir, "summary.md"))

@@ -1,11 +1,13 @@
 """The papers' augmentations: shapes, windows of the padded image, determinism."""
 
+import math
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tf_robust_distill.data import crop_flip, flip_translate, translate
-from tf_robust_distill.data.augment import get_augmentation
+from tf_robust_distill.data.augment import get_augmentation, rotate, rotate_by, rotate_crop_flip
 
 IMAGE = np.arange(32 * 32 * 3, dtype=np.float32).reshape(32, 32, 3) + 1.0
 
@@ -64,7 +66,23 @@ def test_flip_translate_is_a_flipped_or_plain_translation():
         )
 
 
-@pytest.mark.parametrize("augment", [crop_flip, translate, flip_translate])
+def test_rotation_by_quarter_turns_equals_numpy_rot90():
+    """Turning by θ counter-clockwise on screen: π/2 is np.rot90 (k = 1), −π/2 is k = −1."""
+    for radians, k in ((0.0, 0), (math.pi / 2, 1), (-math.pi / 2, -1), (math.pi, 2)):
+        rotated = rotate_by(tf.constant(IMAGE), tf.constant(radians)).numpy()
+        np.testing.assert_allclose(rotated, np.rot90(IMAGE, k=k, axes=(0, 1)), rtol=1e-5)
+
+
+def test_rotation_angle_stays_within_twenty_degrees():
+    """Every rotated image is rotate_by at an angle in [-20°, 20°] (searched in 0.05° steps)."""
+    angles = np.deg2rad(np.arange(-20.0, 20.0001, 0.05))
+    for seed in range(5):
+        output = rotate(tf.constant(IMAGE), tf.constant([seed, 1])).numpy()
+        errors = [np.abs(output - rotate_by(tf.constant(IMAGE), a).numpy()).max() for a in angles]
+        assert min(errors) < 0.05 * IMAGE.max()
+
+
+@pytest.mark.parametrize("augment", [crop_flip, translate, flip_translate, rotate_crop_flip])
 def test_augmentations_are_deterministic_given_the_seed(augment):
     first = augment(tf.constant(IMAGE), tf.constant([3, 4])).numpy()
     np.testing.assert_array_equal(first, augment(tf.constant(IMAGE), tf.constant([3, 4])).numpy())

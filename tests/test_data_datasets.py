@@ -65,6 +65,17 @@ def test_npz_flat_features_halve_the_test_set(tmp_path):
     assert len(splits.val_labels) == 5 and len(splits.test_labels) == 6
 
 
+def test_full_test_set_tests_on_every_test_example_and_keeps_the_validation_half(tmp_path):
+    arrays = _npz_arrays(np.random.default_rng(0))
+    path = _write_npz(tmp_path / "d.npz", **arrays)
+    halved, full = load(path, seed=1), load(path, seed=1, full_test_set=True)
+    x, y = _arrays(full.test)
+    np.testing.assert_allclose(x, arrays["x_test"].astype(np.float32))
+    np.testing.assert_array_equal(y, arrays["y_test"])
+    np.testing.assert_array_equal(full.test_labels, arrays["y_test"])
+    np.testing.assert_array_equal(full.val_labels, halved.val_labels)
+
+
 def test_npz_with_validation_arrays_keeps_the_whole_test_set(tmp_path):
     arrays = _npz_arrays(np.random.default_rng(1), with_val=True)
     arrays["y_train"][0] = 2

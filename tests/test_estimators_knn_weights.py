@@ -5,9 +5,11 @@ import time
 
 import numpy as np
 import pytest
+from sklearn.neighbors import KNeighborsRegressor
 
 from tf_robust_distill.estimators import debiasing_weights
 from tf_robust_distill.estimators.knn_weights import PROBABILITY_CLIP, weight_from_estimates
+from tf_robust_distill.estimators.planar_neighbors import knn_regression
 
 
 def softmax(logits):
@@ -34,8 +36,8 @@ def noisy_problem(rng, num_val, num_unlabeled, num_classes, dtype=np.float64):
     return teacher[:num_val], student[:num_val], labels, teacher[num_val:], student[num_val:]
 
 
-def reference_weights(t_val, s_val, y_val, t_unl, s_unl, confidence, k=None):
-    """Algorithm 2 line by line, with Python loops."""
+def reference_weights(t_val, s_val, y_val, t_unl, s_unl, confidence, k=None, hard_val=None):
+    """Algorithm 2 line by line, with Python loops; `hard_val`: line 9's Teacher(x)."""
     if k is None:
         k = math.ceil(0.5 * math.sqrt(len(y_val)))
 
@@ -50,13 +52,14 @@ def reference_weights(t_val, s_val, y_val, t_unl, s_unl, confidence, k=None):
         return -sum(tc * math.log(pc) for tc, pc in zip(target, clip, strict=True))
 
     data = []
-    for t, s, y in zip(t_val, s_val, y_val, strict=True):
+    trained_on = t_val if hard_val is None else hard_val
+    for t, s, y, target in zip(t_val, s_val, y_val, trained_on, strict=True):
         covariate = (conf(t), conf(s))
         if int(np.argmax(t)) == y:
             response = (0.0, 1.0)
         else:
             one_hot = [1.0 if c == y else 0.0 for c in range(len(t))]
-            response = (1.0, loss(t, s) / loss(one_hot, s))
+            response = (1.0, loss(target, s) / loss(one_hot, s))
         data.append((covariate, response))
     weights = []
     for t, s in zip(t_unl, s_unl, strict=True):
@@ -163,3 +166,40 @@ def test_validation_set_smaller_than_two_k_raises(problem):
     t_val, s_val, y_val, t_unl, s_unl = problem
     with pytest.raises(ValueError, match="2k <= the number of validation examples"):
         debiasing_weights(t_val[:1], s_val[:1], y_val[:1], t_unl, s_unl)
+
+
+def test_line_9_scores_the_student_against_its_training_labels(problem):
+    """Hard distillation: the confidence coordinates keep the teacher's soft labels, the loss
+    ratio of line 9 uses the one-hot argmax the student trains on."""
+    t_val, s_val, y_val, t_unl, s_unl = problem
+    hard_val = np.eye(t_val.shape[1])[t_val.argmax(axis=1)]
+    weights = debiasing_weights(*problem, training_targets_val=hard_val)
+    expected = reference_weights(t_val, s_val, y_val, t_unl, s_unl, "margin", hard_val=hard_val)
+    np.testing.assert_allclose(weights, expected, rtol=1e-10)
+    assert np.abs(weights - debiasing_weights(*problem)).max() > 1e-3
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_planar_neighbours_equal_sklearn(ties):
+    """Exact k-NN regression equals sklearn's KNeighborsRegressor bit for bit; with ties
+    (every reference twice, with its response, and queries on references) too."""
+    rng = np.random.default_rng(3)
+    if ties:
+        points, values = rng.beta(5, 1, (300, 2)), rng.random((300, 2))
+        references, responses = np.concatenate([points, points]), np.tile(values, (2, 1))
+        queries = np.concatenate([points, rng.beta(5, 1, (20000, 2))])
+    else:
+        references = rng.beta(5, 1, (400, 2))
+        responses = rng.random((400, 2))
+        queries = rng.beta(5, 1, (20000, 2))
+    for k in (1, 7, 25):
+        expected = KNeighborsRegressor(n_neighbors=k).fit(references, responses).predict(queries)
+        np.testing.assert_array_equal(knn_regression(references, responses, queries, k), expected)
+
+
+def test_planar_neighbours_break_ties_by_lower_index():
+    references = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    responses = np.arange(4.0)[:, None]
+    np.testing.assert_array_equal(
+        knn_regression(references, responses, np.zeros((1, 2)), 2), [[0.5]]
+    )

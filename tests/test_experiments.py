@@ -7,7 +7,7 @@ import pytest
 
 from configs import robust_distill as robust_config
 from configs import soteacher as soteacher_config
-from experiments import robust_distill, soteacher
+from experiments import robust_distill, robust_distill_summary, soteacher
 from tf_robust_distill.grid import with_overrides
 from tf_robust_distill.pipeline import job
 from tf_robust_distill.reporting import format_mean, mean_and_stderr, pareto_front
@@ -52,44 +52,68 @@ def _result(val_worst, val_balanced, test_worst=0.0, test_balanced=0.0):
 
 def test_selection_rule_takes_the_best_worst_class_above_standard_distillation():
     """Highest validation worst-class accuracy among points at least as accurate as std-d."""
-    records = [
-        ({"part": "table", "teacher": "std", "student": "std-d", "repeat": 0}, _result(0.30, 0.80))
-    ]
+    cell = {"part": "table", "teacher": "std", "teacher_seed": 0, "student": "std-d", "repeat": 0}
+    records = [(cell, _result(0.30, 0.80))]
     values = {(0.0, 0.0): (0.50, 0.79), (0.0, 1.0): (0.45, 0.81), (1.0, 1.0): (0.40, 0.85)}
     points = {key: [_result(*v)] for key, v in values.items()}
-    assert robust_distill.selection(records, points) == (0.0, 1.0)
-    assert robust_distill.selection([], points) is None
+    assert robust_distill_summary.selection(records, points) == (0.0, 1.0)
+    assert robust_distill_summary.selection([], points) is None
 
 
-def test_grid_cells_cover_the_table_and_the_tradeoff_grid():
+def test_grid_cells_cover_the_table_the_tradeoff_grid_and_the_update_intervals():
     grid = robust_config.get_config("fashion_mnist_lt").grid
+    seeds = len(grid.teacher_seeds)
+    assert seeds >= 3
     table = list(robust_distill.table_cells(grid))
     students = len(grid.table_students) * grid.repeats + 1
-    assert len(table) == len(grid.table_teachers) * students
+    assert len(table) == (len(grid.table_teachers) * students + len(grid.baselines)) * seeds
+    assert {c["teacher_seed"] for c in table} == set(grid.teacher_seeds)
     tradeoff = list(robust_distill.tradeoff_cells(grid))
-    alphas = len(grid.alphas)
-    assert len(tradeoff) == alphas + alphas**2 * grid.tradeoff_repeats
-    expected = set(itertools.product(grid.alphas, grid.alphas))
-    assert {(c["alpha_t"], c["alpha_s"]) for c in tradeoff if c["alpha_s"] != "teacher"} == expected
+    alphas, variants = len(grid.alphas), len(grid.tradeoff_validation_labels)
+    assert len(tradeoff) == seeds * alphas * (1 + variants * alphas * grid.tradeoff_repeats)
+    expected = set(itertools.product(grid.tradeoff_validation_labels, grid.alphas, grid.alphas))
+    students = {
+        (c["validation_labels"], c["alpha_t"], c["alpha_s"])
+        for c in tradeoff
+        if c["alpha_s"] != "teacher"
+    }
+    assert students == expected
+    intervals = list(robust_distill.dro_update_every_cells(grid))
+    assert {c["dro_update_every"] for c in intervals} == {8, 32, 128, None}
+    every = [*table, *tradeoff, *intervals]
+    assert all("teacher_seed" in c for c in every)
+    assert len({robust_distill.cell_key(c) for c in every}) == len(every)
 
 
-@pytest.mark.parametrize("variant", ["fashion_mnist_lt", "digits_lt"])
+@pytest.mark.parametrize("variant", ["fashion_mnist_lt", "fashion_mnist_lt_resnet", "digits_lt"])
 def test_every_robust_cell_is_a_valid_job_config(variant):
     """Each cell's overrides give the job a config it accepts: objectives of the right role,
-    options their constructors take, validation labels of each table student."""
+    options their constructors take, validation labels of each table student, the
+    teacher's seed, the interval of the multiplier updates."""
     config = robust_config.get_config(variant)
     grid = config.grid
     assert set(grid.table_students) <= set(grid.students)
-    cells = [*robust_distill.table_cells(grid), *robust_distill.tradeoff_cells(grid)]
+    assert {*grid.table_teachers, *grid.baselines} <= set(grid.teachers)
+    cells = [
+        *robust_distill.table_cells(grid),
+        *robust_distill.tradeoff_cells(grid),
+        *robust_distill.dro_update_every_cells(grid),
+    ]
     for cell in cells:
         cell_config = with_overrides(config, robust_distill.overrides(cell, grid, None))
         job.check(cell_config)
-        if cell["part"] == "table" and cell["student"] != robust_distill.TEACHER_ROW:
+        assert cell_config.teacher.seed == cell["teacher_seed"]
+        assert cell_config.student.seed == cell["repeat"]
+        if cell["part"] != "tradeoff" and cell["student"] != robust_distill.TEACHER_ROW:
             student = grid.students[cell["student"]]
             assert cell_config.student.objective == student.objective
             assert cell_config.student.validation_labels == student.validation_labels
         if cell["part"] == "tradeoff":
             assert cell_config.teacher.objective_kw.alpha == cell["alpha_t"]
+            assert cell_config.student.temperature == "auto"
+        every = cell.get("dro_update_every", robust_config.DRO_UPDATE_EVERY)
+        assert cell_config.teacher.dro_update_every == every
+        assert cell_config.student.dro_update_every == every
 
 
 def test_soteacher_cells_give_each_teacher_the_options_it_reads():

@@ -46,5 +46,5 @@ def test_a_rerun_with_other_settings_is_refused(tmp_path):
     Grid(tmp_path, grown)
     changed = soteacher.get_config("smoke")
     changed.train.epochs = 5
-    with pytest.raises(ValueError, match=r"sections \['train'\] differ"):
+    with pytest.raises(ValueError, match=r"\['train.epochs'\] differ"):
         Grid(tmp_path, changed)

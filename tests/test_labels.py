@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf_robust_distill.data import teacher_cache
 from tf_robust_distill.data.teacher_cache import model_fingerprint
 from tf_robust_distill.data.teacher_labels import TeacherLabels
 
@@ -36,7 +37,7 @@ def test_from_model_matches_the_teacher_and_applies_temperature_when_read():
     np.testing.assert_array_equal(hard.sum(axis=1), np.ones(N))
 
 
-def test_cache_round_trip_never_runs_the_teacher_again(tmp_path):
+def test_cache_round_trip_never_runs_the_teacher_again(tmp_path, monkeypatch):
     teacher = _teacher()
     _, dataset = _dataset()
     path = tmp_path / "cache" / "train.npz"
@@ -46,7 +47,7 @@ def test_cache_round_trip_never_runs_the_teacher_again(tmp_path):
     def no_inference(*args, **kwargs):
         raise AssertionError("the teacher ran although its labels were cached")
 
-    teacher.predict = no_inference
+    monkeypatch.setattr(teacher_cache, "bulk_inference", no_inference)
     second = TeacherLabels.from_model(teacher, dataset, num_examples=N, cache_path=path)
     np.testing.assert_array_equal(first.logits, second.logits)
     assert second.fingerprint == model_fingerprint(teacher)
@@ -81,7 +82,7 @@ def test_non_finite_cache_is_refused(tmp_path):
     path = tmp_path / "train.npz"
     logits = np.zeros((N, C), np.float32)
     logits[3, 1] = np.nan
-    np.savez(path, logits=logits, fingerprint=np.array("abc"))
+    np.savez(path, logits=logits, fingerprint=np.array("abc"), data_fingerprint=np.array(""))
     with pytest.raises(ValueError, match="non-finite values in 1 examples"):
         TeacherLabels.load(path)
 

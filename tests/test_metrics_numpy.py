@@ -194,3 +194,14 @@ SCORES = np.eye(3)[[0, 1, 1, 2]]
 def test_bad_input_raises_value_error_saying_what_is_allowed(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_top_k_accuracy_equals_sklearn(k):
+    rng = np.random.default_rng(k)
+    labels = rng.integers(0, 7, 200)
+    scores = rng.normal(size=(200, 7))
+    expected = skm.top_k_accuracy_score(labels, scores, k=k, labels=np.arange(7))
+    assert metrics.top_k_accuracy(labels, scores, k) == pytest.approx(expected)
+    if k == 1:
+        assert metrics.top_k_accuracy(labels, scores, 1) == metrics.accuracy(labels, scores)

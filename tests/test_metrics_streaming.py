@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from sklearn.metrics import top_k_accuracy_score
 
 from tf_robust_distill import metrics
 
@@ -227,3 +228,16 @@ def test_bad_constructor_arguments_raise(build, message):
 def test_bad_y_pred_shape_raises(metric, y_pred):
     with pytest.raises(ValueError, match=r"y_pred must have shape \[B, "):
         metric.update_state(np.zeros(4, "int32"), y_pred)
+
+
+def test_top_k_accuracy_streams_to_the_numpy_value_with_weights():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 9, 90)
+    scores = rng.normal(size=(90, 9)).astype(np.float32)
+    weights = rng.uniform(0.1, 2.0, 90).astype(np.float32)
+    metric = metrics.TopKAccuracy(k=5)
+    for batch in np.array_split(np.arange(90), 4):
+        metric.update_state(labels[batch], scores[batch], sample_weight=weights[batch])
+    expected = top_k_accuracy_score(labels, scores, k=5, sample_weight=weights, labels=np.arange(9))
+    np.testing.assert_allclose(float(metric.result()), expected, rtol=1e-6)
+    assert metric.name == "top5_accuracy"

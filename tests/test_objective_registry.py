@@ -36,7 +36,9 @@ def test_roles_name_the_objectives_each_job_accepts():
 def test_the_role_sets_distill_and_fixed_arguments_override_defaults():
     assert not registry.build("std", tiny_net(), role="teacher").distill
     assert registry.build("std", tiny_net(), role="student").distill
-    assert registry.build("vanilla", tiny_net(), role="unlabeled_student").distill
+    assert registry.build(
+        "vanilla", tiny_net(), role="unlabeled_student", derived={"temperature": 2.0}
+    ).distill
     derived = {"class_priors": PRIORS, "validation_labels": "one_hot"}
     rob = registry.build("rob", tiny_net(), role="teacher", derived=derived)
     tdf = registry.build("tdf", tiny_net(), role="teacher", derived=derived, alpha=0.25)

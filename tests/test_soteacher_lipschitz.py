@@ -92,6 +92,30 @@ def test_layer_constant_matches_numpy(name):
     np.testing.assert_allclose(float(lipschitz_upper_bound(model)), numpy_constant(layer), 1e-6)
 
 
+def numpy_entrywise_constant(layer):
+    """The released code's term: Σ |K| over a convolution's kernel entries; else as above."""
+    if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.DepthwiseConv2D):
+        return sum(abs(float(entry)) for entry in layer.kernel.numpy().ravel())
+    return numpy_constant(layer)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_entrywise_term_matches_numpy_and_bounds_the_operator_norm(name):
+    model, layer, _ = single_layer(name)
+    entrywise = float(lipschitz_upper_bound(model, convolution="entrywise"))
+    np.testing.assert_allclose(entrywise, numpy_entrywise_constant(layer), rtol=1e-6)
+    operator = float(lipschitz_upper_bound(model, convolution="operator"))
+    assert entrywise >= operator * (1 - 1e-6)
+    if "conv" in name or name == "depthwise":
+        assert entrywise > 1.5 * operator
+
+
+def test_unknown_convolution_term_is_refused():
+    model, _, _ = single_layer("conv2d")
+    with pytest.raises(ValueError, match="entrywise"):
+        lipschitz_upper_bound(model, convolution="frobenius")
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_layer_constant_bounds_ratio_and_is_attained_by_an_impulse(name):
     model, _, shape = single_layer(name)

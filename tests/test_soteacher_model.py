@@ -229,3 +229,31 @@ def test_dataset_without_index_is_a_value_error_naming_it():
 def test_scheduler_refuses_other_models():
     with pytest.raises(TypeError, match="SoTeacherModel"):
         ConsistencyWeightScheduler().set_model(StandardModel(tiny_net()))
+
+
+@pytest.mark.parametrize("convolution", ["operator", "entrywise"])
+def test_lipschitz_term_of_a_conv_net_follows_the_convolution_option(convolution, tmp_path):
+    """Evaluation reports CE + λ_LR·ℓ_LR with the chosen convolution term; saving keeps it."""
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((6, 6, 2))
+    hidden = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(hidden)
+    backbone = keras.Model(inputs, keras.layers.Dense(NUM_CLASSES)(pooled))
+    n, lipschitz_weight = 8, 0.1
+    model = SoTeacherModel(
+        backbone, lipschitz_weight, 1.0, num_train_examples=n, lipschitz_convolution=convolution
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 6, 6, 2)).astype(np.float32)
+    targets = {"label": np.arange(n) % NUM_CLASSES, "index": np.arange(n)}
+    logits = backbone(x).numpy().astype(np.float64)
+    cross_entropy = -np.log(_softmax(logits)[np.arange(n), targets["label"]]).mean()
+    expected = cross_entropy + lipschitz_weight * float(
+        lipschitz_upper_bound(backbone, convolution)
+    )
+    loss = model.evaluate(x, targets, batch_size=n, verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    assert model.get_config()["lipschitz_convolution"] == convolution
+    restored = assert_round_trip(model, tmp_path / "model.keras", x, targets)
+    assert restored.lipschitz_convolution == convolution

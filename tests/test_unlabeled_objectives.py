@@ -8,6 +8,7 @@ from scipy import special
 
 from tf_robust_distill import estimators
 from tf_robust_distill.objectives.slam import RobustLossModel, SLaMModel
+from tf_robust_distill.objectives.standard import StandardModel
 from tf_robust_distill.objectives.vid import VIDModel
 from tf_robust_distill.objectives.weighted import (
     DebiasingWeightUpdate,
@@ -366,3 +367,40 @@ def test_debiasing_update_needs_a_model_with_debiasing_weights():
     model.compile(optimizer="sgd")
     with pytest.raises(TypeError, match="debiasing weights"):
         model.fit(_dataset(), epochs=1, verbose=0, callbacks=[_debiasing_update()])
+
+
+def _log_softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 3.0])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda t: StandardModel(_net(), distill=True, temperature=t),
+        lambda t: WeightedModel(_net(), NUM_EXAMPLES, temperature=t),
+        lambda t: RobustLossModel(_net(), base_loss="xent", temperature=t),
+        lambda t: SLaMModel(_net(), temperature=t),
+    ],
+    ids=["vanilla", "weighted", "robust_loss", "slam"],
+)
+def test_students_divide_their_logits_by_the_temperature(make, temperature):
+    """Weighted paper §1 / SLaM Remark 4.1: −Σ_c y_c log softmax(f/T)_c (no T² factor); SLaM
+    mixes softmax(f/T) with α(x), top-k(x): transcribed from SLaM eq. (2) unnormalized."""
+    _, targets, _ = _data()
+    model = make(temperature)
+    logits = np.random.default_rng(5).normal(size=(NUM_EXAMPLES, NUM_CLASSES)) * 3
+    log_probs = _log_softmax(logits / temperature)
+    if isinstance(model, SLaMModel):
+        probs, alpha = np.exp(log_probs), targets["alpha"][:, None]
+        labeled = targets["labeled"][:, None] > 0.5
+        topk = np.where(labeled, 1.0, targets["topk"])
+        alpha = np.where(labeled, 1.0, alpha)
+        mixed = alpha * probs + (1 - alpha) * topk * (1 - probs)
+        log_probs = np.log(mixed)
+    expected = -(targets["teacher_probs"] * log_probs).sum(axis=1)
+    tensors = {key: tf.constant(value) for key, value in targets.items()}
+    loss = model.per_example_loss(tensors, tf.constant(logits, tf.float32)).numpy()
+    np.testing.assert_allclose(loss, expected, rtol=2e-5, atol=1e-5)
+    assert model.get_config()["temperature"] == temperature

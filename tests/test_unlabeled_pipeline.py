@@ -280,3 +280,28 @@ def test_temperature_ablation_sizes_must_be_in_the_grid():
     config = _smoke(**{"grid.temperature_ablation.num_labeled": (999,)})
     with pytest.raises(ValueError, match=r"temperature_ablation.num_labeled \[999\]"):
         experiment.check_grid(config, experiment.planned_cells(config))
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_debiasing_weights_read_the_teachers_soft_confidence_in_hard_distillation(hard):
+    """Algorithm 2 (weighted paper, App. A) takes Confidence(Teacher(x)) on V and U from the
+    teacher's soft labels (lines 5, 14) and scores the student against the label it trains
+    on (line 9): one-hot argmax on V in hard distillation, the soft labels otherwise."""
+    config = _smoke(**{"student.hard_labels": hard, "student.temperature": 2.0})
+    context = unlabeled.prepare(config)
+    logits = np.random.default_rng(0).normal(size=(context.num_examples("train"), 10))
+    stage = unlabeled.LabeledStage(
+        teacher=None,
+        teacher_labels=data.TeacherLabels(logits.astype(np.float32), "random"),
+        teacher_directory="",
+        student_checkpoint="",
+        reports={},
+    )
+    split = unlabeled.trial_split(config, context)
+    update = unlabeled.StudentTrainingSet(config, context, split, stage).debiasing_update()
+    soft = special.softmax(logits.astype(np.float32).astype(np.float64) / 2.0, axis=1)
+    validation, unlabeled_positions = split.validation_positions, split.unlabeled_positions
+    np.testing.assert_allclose(update.teacher_probs_validation, soft[validation], atol=1e-6)
+    np.testing.assert_allclose(update.teacher_probs_unlabeled, soft[unlabeled_positions], atol=1e-6)
+    expected_targets = np.eye(10)[logits[validation].argmax(axis=1)] if hard else soft[validation]
+    np.testing.assert_allclose(update.training_targets_validation, expected_targets, atol=1e-6)

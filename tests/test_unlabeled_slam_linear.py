@@ -87,3 +87,27 @@ def test_fit_slam_linear_rejects_bad_inputs(kwargs, message):
     }
     with pytest.raises(ValueError, match=message):
         slam_linear.fit_slam_linear(**arguments)
+
+
+def test_algorithm_3_reaches_theorem_5_1_error_with_fresh_draws():
+    """Theorem 5.1 with opt = 0: within T = 1/(β²γ²ε²) steps some iterate has error <= ε;
+    the best checked iterate is no worse than the last one."""
+    margin, noise_rate, epsilon = 0.2, 0.2, 0.1
+    steps = slam_linear.theorem_steps(0.5 - noise_rate, margin, epsilon)
+    assert steps == int(np.ceil(1 / (0.3**2 * 0.2**2 * 0.1**2)))
+    rng = np.random.default_rng(0)
+    w_star = slam_linear.sphere_halfspace(1, 5, margin, rng)[2]
+
+    def draw(num, rng):
+        x = rng.normal(size=(4 * num, 5))
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        x = x[np.abs(x @ w_star) >= margin][:num]
+        return x, np.sign(x @ w_star)
+
+    x_check, labels_check = draw(5000, rng)
+    last, best, best_error = slam_linear.run_algorithm_3(
+        draw, 1 - noise_rate, steps, rng, x_check, labels_check, eval_every=500
+    )
+    assert best_error <= epsilon
+    assert best_error == slam_linear.halfspace_error(best, x_check, labels_check)
+    assert best_error <= slam_linear.halfspace_error(last, x_check, labels_check)

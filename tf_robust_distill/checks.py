@@ -1,7 +1,9 @@
 """Argument and input checks: each raises a ValueError that names the argument and says
 what is allowed. The bottom floor: it imports nothing of the package."""
 
+import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -17,6 +19,58 @@ def is_integer(value):
 def is_real(value):
     """True for Python and numpy real numbers (integers included), False for bools."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+UINT8_SCALE_MIN = 1.5
+"""Non-negative features whose largest value exceeds this (and is at most 255) look like
+unscaled 8-bit pixels; scaled features lie in [0, 1]."""
+
+
+class UnscaledFeaturesWarning(UserWarning):
+    """Features look like 8-bit pixels (0-255) that were not scaled to [0, 1]."""
+
+
+def check_temperature(temperature, name="temperature"):
+    """Returns ``temperature`` as a float if it is a finite real number > 0.
+
+    NaN fails ``> 0`` and infinity fails the finite test: softmax(f/T) is then NaN or
+    uniform, never the temperature the caller meant.
+    """
+    if not is_real(temperature) or not (temperature > 0) or not math.isfinite(temperature):
+        raise ValueError(f"{name} must be > 0 and finite, got {temperature!r}.")
+    return float(temperature)
+
+
+def check_features(x, name="x"):
+    """Returns ``x`` as an array; refuses NaN or infinite values, warns on 0-255 pixels.
+
+    A ReLU net maps NaN inputs to finite outputs on some kernels, so NaN features would
+    be scored without an error. Non-negative features (uint8 or any other integer or
+    float dtype) whose largest value lies in (1.5, 255] look like unscaled 8-bit pixels:
+    an `UnscaledFeaturesWarning` names the fix (x / 255).
+    """
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.inexact):
+        finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1) if x.ndim else np.isfinite(x)
+        if not np.all(finite):
+            raise ValueError(
+                f"{name} holds NaN or infinite values in {int(np.sum(~finite))} examples; "
+                "remove or impute them before training or scoring."
+            )
+    if x.size and _looks_like_unscaled_pixels(x):
+        warnings.warn(
+            f"{name} holds values in [{x.min()}, {x.max()}]: they look like 8-bit pixels "
+            "that were not scaled; divide them by 255 (x / 255.0) so that they lie in [0, 1].",
+            UnscaledFeaturesWarning,
+            stacklevel=2,
+        )
+    return x
+
+
+def _looks_like_unscaled_pixels(x):
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        return False
+    return bool(x.min() >= 0 and UINT8_SCALE_MIN < x.max() <= 255)
 
 
 def check_num_classes(num_classes):

@@ -4,6 +4,14 @@ A cell is a JSON-able dict (objectives, hyper-parameters, seed). Its result is
 written atomically to ``WORKDIR/cells/<name>-<hash>.json`` the moment it finishes,
 so a grid cut off by a preemption or a time limit continues where it stopped,
 and a partial grid can be reported as partial.
+
+What a stored result is reused for is checked twice: the experiment's settings (every
+section but ``grid``) are locked in ``WORKDIR/grid_config.json`` on first use, and each
+cell is stored with the settings it ran with (the config after the cell's overrides, so
+grid fields such as a temperature or a student's options count), so a rerun in which
+either changed is refused with a ValueError naming the fields, never answered with a
+result of other settings. A cell stored before its settings were recorded is read as it
+is (the grid lock held its other settings).
 """
 
 import hashlib
@@ -13,7 +21,7 @@ import re
 
 import ml_collections
 
-from tf_robust_distill.files import write_json, write_text
+from tf_robust_distill.files import read_json, write_json, write_text
 
 
 def cell_key(cell):
@@ -25,6 +33,25 @@ def cell_key(cell):
 
 
 UNSHARED_SECTIONS = ("grid", "verbose")
+STORED_CELL = "delete it to compute the cell again"
+
+
+def settings_of(config):
+    """The JSON value of a config (ConfigDict or dict) without `UNSHARED_SECTIONS`."""
+    values = config if isinstance(config, dict) else config.to_dict()
+    settings = {key: value for key, value in values.items() if key not in UNSHARED_SECTIONS}
+    return json.loads(json.dumps(settings, default=str))
+
+
+def differences(stored, current, prefix=""):
+    """The dotted names of the fields in which two JSON values differ."""
+    if not (isinstance(stored, dict) and isinstance(current, dict)):
+        return [] if stored == current else [prefix or "(the whole value)"]
+    return [
+        name
+        for key in sorted({*stored, *current})
+        for name in differences(stored.get(key), current.get(key), f"{prefix}{key}.")
+    ]
 
 
 class Grid:
@@ -44,22 +71,16 @@ class Grid:
             self.check_settings(config)
 
     def check_settings(self, config):
-        settings = {
-            key: value for key, value in config.to_dict().items() if key not in UNSHARED_SECTIONS
-        }
-        settings = json.loads(json.dumps(settings, default=str))
+        settings = settings_of(config)
         path = os.path.join(self.workdir, "grid_config.json")
         if not os.path.exists(path):
             write_json(settings, path)
             return
-        with open(path) as handle:
-            stored = json.load(handle)
-        if stored != settings:
-            changed = sorted(
-                key for key in {*stored, *settings} if stored.get(key) != settings.get(key)
-            )
+        stored = read_json(path, "delete it; the next run stores the settings again")
+        changed = [name.rstrip(".") for name in differences(stored, settings)]
+        if changed:
             raise ValueError(
-                f"{self.workdir} holds cells of a run with other settings (sections {changed} "
+                f"{self.workdir} holds cells of a run with other settings ({changed} "
                 "differ); use another workdir, or the settings stored in grid_config.json."
             )
 
@@ -69,25 +90,48 @@ class Grid:
     def done(self, cell):
         return os.path.exists(self.path(cell))
 
+    def stored(self, cell):
+        """What the file of a finished `cell` holds: {"cell", "result"[, "settings"]}."""
+        return read_json(self.path(cell), STORED_CELL)
+
     def result(self, cell):
         """The stored result of a finished `cell`."""
-        with open(self.path(cell)) as handle:
-            return json.load(handle)["result"]
+        return self.stored(cell)["result"]
 
-    def run(self, cell, compute):
-        """The stored result of `cell`, or `compute()` stored and returned."""
+    def run(self, cell, compute, settings=None):
+        """The stored result of `cell`, or `compute()` stored and returned.
+
+        Args:
+          settings: the config the cell runs with (ConfigDict or dict), stored with the
+            result and compared with the stored one on a rerun.
+
+        Raises:
+          ValueError: the cell is stored with other settings (naming the fields).
+        """
+        current = None if settings is None else settings_of(settings)
         if self.done(cell):
-            return self.result(cell)
+            stored = self.stored(cell)
+            recorded = stored.get("settings")
+            changed = [] if None in (recorded, current) else differences(recorded, current)
+            if changed:
+                raise ValueError(
+                    f"{self.path(cell)} was computed with other settings "
+                    f"({[name.rstrip('.') for name in changed]} differ); use another "
+                    f"workdir, or {STORED_CELL}."
+                )
+            return stored["result"]
         result = compute()
-        write_json({"cell": cell, "result": result}, self.path(cell))
+        write_json({"cell": cell, "settings": current, "result": result}, self.path(cell))
         return result
 
-    def run_all(self, cells, compute):
-        """`run` every cell in order, printing progress; `compute(cell)` makes a result."""
+    def run_all(self, cells, compute, settings=None):
+        """`run` every cell in order, printing progress; `compute(cell)` makes a result and
+        `settings(cell)` (if given) is the config it runs with."""
         for number, cell in enumerate(cells, 1):
             status = "stored" if self.done(cell) else "running"
             print(f"[{number}/{len(cells)}] {status}: {cell}", flush=True)
-            self.run(cell, lambda cell=cell: compute(cell))
+            cell_settings = None if settings is None else settings(cell)
+            self.run(cell, lambda cell=cell: compute(cell), cell_settings)
 
     def write_summary(self, text):
         """WORKDIR/summary.md (`text`) and summary.json (every stored cell and result)."""
@@ -102,8 +146,7 @@ class Grid:
         records = []
         for name in sorted(os.listdir(self.directory)):
             if name.endswith(".json"):
-                with open(os.path.join(self.directory, name)) as handle:
-                    stored = json.load(handle)
+                stored = read_json(os.path.join(self.directory, name), STORED_CELL)
                 records.append((stored["cell"], stored["result"]))
         return records
 

@@ -14,11 +14,13 @@ float32), every loss (computed on float32 logits), and the objectives' state (DR
 multipliers, class priors, example weights, SoTeacher's buffers, SLaM's α(x)).
 
 A job sets its policy explicitly when it starts (`set_policy`), the float32 default
-included, so it never inherits one from code that ran before it in the process;
+included, so it never inherits one from code that ran before it in the process, and
+gives the caller's policy back when it ends (`keeps_caller_policy`);
 `policy` sets one for a block of code and restores the previous one after it.
 """
 
 import contextlib
+import functools
 
 import keras
 
@@ -38,6 +40,21 @@ def check_policy(name):
 def set_policy(name):
     """Make `name` the Keras dtype policy of the models built from now on."""
     keras.config.set_dtype_policy(check_policy(name))
+
+
+def keeps_caller_policy(function):
+    """`function`, made to leave the Keras dtype policy as its caller had it, when it
+    returns and when it raises: a job sets its own policy while it runs (`set_policy`)."""
+
+    @functools.wraps(function)
+    def with_caller_policy(*args, **kwargs):
+        previous = keras.config.dtype_policy()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    return with_caller_policy
 
 
 @contextlib.contextmanager

@@ -75,6 +75,49 @@ def fit_slam_linear(x, teacher_labels, alpha, num_steps, seed=0):
     return w
 
 
+def theorem_steps(beta, margin, epsilon):
+    """T = ⌈1/(β² γ² ε²)⌉, Theorem 5.1's number of steps with its constant set to 1."""
+    return int(np.ceil(1.0 / (beta**2 * margin**2 * epsilon**2)))
+
+
+def run_algorithm_3(draw, alpha, num_steps, rng, x_eval, labels_eval, eval_every=1000):
+    """Algorithm 3 as written: every step a fresh example x ~ X and a fresh teacher label.
+
+    Theorem 5.1: within T = O(1/(β²γ²ε²)) steps some iterate has error <= ε (opt = 0
+    for a γ-margin halfspace under random classification noise, Remark 5.2). Returns the
+    last iterate and the best of the iterates checked every `eval_every` steps (and the
+    last), scored by `halfspace_error` on the clean held-out (x_eval, labels_eval).
+
+    Args:
+      draw: (num, rng) -> (x [num, d] with norms <= 1, clean ±1 labels [num]).
+      alpha: the teacher's accuracy α in [0, 1]: each label is kept with probability α,
+        flipped otherwise, afresh at every step.
+      num_steps: T >= 1.
+      rng: numpy Generator of the draws and the noise.
+
+    Returns:
+      (w_last, w_best, best_error).
+    """
+    if not checks.is_integer(num_steps) or num_steps < 1:
+        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps!r}.")
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}.")
+    w, w_best, best_error = None, None, np.inf
+    done = 0
+    while done < num_steps:
+        block = min(eval_every, num_steps - done)
+        x, labels = draw(block, rng)
+        noisy = np.where(rng.random(block) < alpha, labels, -labels)
+        w = np.zeros(x.shape[1]) if w is None else w
+        for i in range(block):
+            w += slam_linear_step(w, x[i], noisy[i], alpha)
+        done += block
+        error = halfspace_error(w, x_eval, labels_eval)
+        if error < best_error:
+            w_best, best_error = w.copy(), error
+    return w, w_best, best_error
+
+
 def fit_logistic_regression(x, teacher_labels):
     """The baseline: logistic regression on the noisy labels (no intercept, almost no penalty)."""
     model = LogisticRegression(fit_intercept=False, C=1e4, max_iter=1000)

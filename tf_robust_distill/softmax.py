@@ -1,9 +1,11 @@
 """The numpy softmax, for probabilities computed on the host (teacher labels, temperature
 scaling, the weighted student's re-estimation). The bottom floor: it imports nothing of the
-package."""
+package but `checks`."""
 
 import numpy as np
 from scipy import special
+
+from tf_robust_distill.checks import check_temperature
 
 
 def softmax(logits, temperature=1.0):
@@ -12,6 +14,5 @@ def softmax(logits, temperature=1.0):
     Hinton, Vinyals, Dean. Distilling the Knowledge in a Neural Network (2015), eq. (1):
     q_i = exp(z_i / T) / Σ_j exp(z_j / T).
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    temperature = check_temperature(temperature)
     return special.softmax(np.asarray(logits, np.float64) / temperature, axis=-1)

@@ -9,6 +9,8 @@ worst-class accuracy on the validation set is kept.
 import math
 from collections.abc import Callable, Mapping
 
+from tf_robust_distill.checks import check_temperature
+
 TEMPERATURES = (1.0, 3.0, 5.0)
 TEACHER_VALIDATION_TEMPERATURES = (0.1, *TEMPERATURES)
 
@@ -51,9 +53,8 @@ def select_temperature(validation_worst_class_accuracy, temperatures=None):
         )
     if not temperatures:
         raise ValueError("select_temperature needs at least one temperature")
-    bad = [t for t in temperatures if not t > 0]
-    if bad:
-        raise ValueError(f"temperatures must be > 0, got {bad}")
+    for temperature in temperatures:
+        check_temperature(temperature, "each temperature")
     best_temperature, best_accuracy = None, -math.inf
     for temperature in temperatures:
         accuracy = float(score(temperature))

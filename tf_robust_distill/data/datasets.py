@@ -47,7 +47,9 @@ def _source(name: str, data_dir: str | None) -> Source:
     return _SOURCES[name](data_dir)
 
 
-def load(name: str, *, seed: int = 0, imbalance_ratio=None, data_dir=None) -> Splits:
+def load(
+    name: str, *, seed: int = 0, imbalance_ratio=None, data_dir=None, full_test_set=False
+) -> Splits:
     """Loads a dataset with the papers' training, validation and test sets.
 
     * train: the published training set, or with ``imbalance_ratio`` its long-tailed subsample
@@ -55,6 +57,8 @@ def load(name: str, *, seed: int = 0, imbalance_ratio=None, data_dir=None) -> Sp
     * val / test: two seeded random halves of the published test set (robust distillation
       paper, App. E.1.2), the same with or without ``imbalance_ratio``. An npz file with
       ``x_val, y_val`` gives its own validation set and the whole test set instead.
+      With ``full_test_set`` the test set is the whole published one (SoTeacher's protocol,
+      which has no validation set) and val stays the seeded half, so it overlaps test.
 
     Args:
       name: one of ``DATASET_NAMES``: 'digits' (scikit-learn, no download), 'fashion_mnist',
@@ -65,6 +69,7 @@ def load(name: str, *, seed: int = 0, imbalance_ratio=None, data_dir=None) -> Sp
       imbalance_ratio: None for the published training set, else a number >= 1.
       data_dir: where TFDS keeps its data (and where Fashion-MNIST IDX files are looked for
         first); None for the defaults.
+      full_test_set: test on the whole published test set instead of its seeded half.
 
     Returns:
       ``Splits``.
@@ -97,7 +102,7 @@ def load(name: str, *, seed: int = 0, imbalance_ratio=None, data_dir=None) -> Sp
         selection = {
             "train": ("train", train_positions),
             "val": ("test", val_positions),
-            "test": ("test", test_positions),
+            "test": ("test", None if full_test_set else test_positions),
         }
 
     def dataset(split: str) -> tf.data.Dataset:

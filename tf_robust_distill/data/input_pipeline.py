@@ -10,7 +10,10 @@ from tf_robust_distill.data.augment import get_augmentation
 from tf_robust_distill.data.selection import num_examples
 
 RESERVED_KEYS = ("label", "index")
+# The per-example key of the teacher's probabilities (objectives.targets.TEACHER_PROBS).
+TEACHER_PROBS = "teacher_probs"
 SHUFFLE_GRAPH_SEED = 1  # any value but 0, which TensorFlow reads as "no seed"
+LABEL_BATCH = 8192  # labels read per batch by the one pass that checks their range
 
 
 def _check_int(name: str, value, minimum: int) -> None:
@@ -47,10 +50,39 @@ def _lookup_tables(per_example: Mapping | None, size: int) -> dict[str, tf.Tenso
                 f"per_example[{key!r}] has {array.shape[0] if array.ndim else 'no'} rows but the "
                 f"dataset has {size} examples."
             )
+        if key == TEACHER_PROBS:
+            checks.as_probabilities(array, name=f"per_example[{key!r}]")
         if np.issubdtype(array.dtype, np.floating):
             array = array.astype(np.float32)
         tables[key] = tf.constant(array)
     return tables
+
+
+def _check_labels(dataset, num_classes) -> None:
+    """Integer labels (a float label would be truncated); with `num_classes`, all of them in
+    [0, num_classes), read in one pass (an out-of-range label is an all-zero one-hot row)."""
+    dtype = dataset.element_spec[1].dtype
+    if not dtype.is_integer:
+        raise ValueError(
+            f"labels must be integer class ids, the dataset's are {dtype.name}; cast whole-"
+            "number labels with dataset.map(lambda x, y: (x, tf.cast(y, tf.int32)))."
+        )
+    if num_classes is None:
+        return
+    checks.check_num_classes(num_classes)
+    labels = dataset.batch(LABEL_BATCH).map(lambda x, label: tf.cast(label, tf.int64))
+    low, high = labels.reduce(
+        (tf.constant(np.iinfo(np.int64).max), tf.constant(np.iinfo(np.int64).min)),
+        lambda bounds, batch: (
+            tf.minimum(bounds[0], tf.reduce_min(batch)),
+            tf.maximum(bounds[1], tf.reduce_max(batch)),
+        ),
+    )
+    if int(low) < 0 or int(high) >= num_classes:
+        raise ValueError(
+            f"labels must be in [0, num_classes) = [0, {num_classes}), the dataset's lie in "
+            f"[{int(low)}, {int(high)}]."
+        )
 
 
 def _with_targets(batched, tables) -> tf.data.Dataset:
@@ -84,6 +116,7 @@ def training_pipeline(
     drop_remainder: bool = False,
     epochs: int = 1,
     initial_epoch: int = 0,
+    num_classes: int | None = None,
 ) -> tf.data.Dataset:
     """Shuffled, optionally augmented batches of ``(x, targets)``, epoch after epoch.
 
@@ -116,12 +149,19 @@ def training_pipeline(
         e.g. for TPUs).
       epochs: one past the last epoch (``fit``'s ``epochs``).
       initial_epoch: the first epoch (``fit``'s ``initial_epoch``), in [0, epochs].
+      num_classes: C; if given, the labels are read once (one pass over the dataset, before
+        the first batch) and must lie in [0, C), and ``teacher_probs`` must have C columns.
+
+    The targets are checked once here, on the host, not in the train step: labels must
+    have an integer dtype, and ``per_example['teacher_probs']`` rows must be probability
+    distributions (finite, non-negative, summing to 1), not logits.
 
     Raises:
       ValueError: for an unknown augmentation, a per_example array without N rows (naming its
         key), a reserved key, a batch or buffer size below 1, epochs below 1 or an
-        initial_epoch outside [0, epochs], or a dataset that is not a finite dataset of
-        (x, label) pairs.
+        initial_epoch outside [0, epochs], a dataset that is not a finite dataset of
+        (x, label) pairs, labels or teacher probabilities as above, or a batch larger
+        than the dataset with ``drop_remainder`` (no step in an epoch).
       TypeError: if ``dataset`` is not a tf.data.Dataset or a size or epoch is not an int.
     """
     size = _check_dataset(dataset)
@@ -140,6 +180,14 @@ def training_pipeline(
             f"x has shape {dataset.element_spec[0].shape}."
         )
     tables = _lookup_tables(per_example, size)
+    if num_classes is not None and TEACHER_PROBS in tables:
+        checks.check_num_columns(tables[TEACHER_PROBS], num_classes, "per_example['teacher_probs']")
+    _check_labels(dataset, num_classes)
+    if drop_remainder and batch_size > size:
+        raise ValueError(
+            f"batch_size={batch_size} with drop_remainder=True leaves no batch of the {size} "
+            "examples: an epoch would train nothing; use a smaller batch or drop_remainder=False."
+        )
     indexed = dataset.enumerate()
 
     def one_epoch(epoch):

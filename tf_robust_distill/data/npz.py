@@ -5,6 +5,7 @@ import zipfile
 
 import numpy as np
 
+from tf_robust_distill import checks
 from tf_robust_distill.data.source import Source
 
 REQUIRED_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
@@ -30,6 +31,7 @@ def _check_split(split: str, x: np.ndarray, y: np.ndarray) -> None:
         raise ValueError(f"x_{split} has {len(x)} examples but y_{split} has {len(y)} labels.")
     if len(y) == 0:
         raise ValueError(f"x_{split} and y_{split} are empty.")
+    checks.check_features(x, f"x_{split}")
 
 
 def read_npz_arrays(path: str) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
@@ -37,8 +39,9 @@ def read_npz_arrays(path: str) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]]
 
     The file holds ``x_train, y_train, x_test, y_test`` and optionally both ``x_val, y_val``.
     Features are [N, d] vectors or [N, H, W, C] images (any numeric dtype, same shape in every
-    split); labels are 1-D integer arrays with values in [0, num_classes), where num_classes is
-    1 + the largest training label.
+    split, finite; values that look like unscaled 0-255 pixels give a warning,
+    `checks.UnscaledFeaturesWarning`); labels are 1-D integer arrays with values in
+    [0, num_classes), where num_classes is 1 + the largest training label.
 
     Returns:
       (split name -> (features, labels), num_classes).
@@ -46,8 +49,8 @@ def read_npz_arrays(path: str) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]]
     Raises:
       FileNotFoundError: if ``path`` is not a file.
       ValueError: if the file is no npz archive of numeric arrays; naming the array, if one
-        is missing, has the wrong shape or dtype, its length differs from its partner's, or
-        it holds a label outside [0, num_classes).
+        is missing, has the wrong shape or dtype, its length differs from its partner's,
+        it holds NaN or infinite features, or a label outside [0, num_classes).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"npz dataset file {path!r} does not exist.")

@@ -16,14 +16,14 @@ augmentation reads the targets of the unaugmented image, as it does the teacher'
 """
 
 import dataclasses
-import os
+import functools
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tf_robust_distill import checks, files
-from tf_robust_distill.data.teacher_cache import check_cache, model_fingerprint, read_cache
+from tf_robust_distill.data.teacher_cache import cached_bulk_inference, check_cache, read_cache
 from tf_robust_distill.losses.feature import attention_map
 from tf_robust_distill.nets.layer_names import FEATURES_LAYER
 
@@ -33,7 +33,7 @@ DEFAULT_STAGES = ("stage1", "stage2", "stage3")
 TARGET_KEYS = {"features": "teacher_features", "attention": "teacher_attention"}
 """Kind of teacher target -> the key a student reads it under in the targets dict."""
 
-CACHE_ARRAYS = ("values", "fingerprint", "kind", "layers", "spatial_shapes")
+CACHE_ARRAYS = ("values", "fingerprint", "kind", "layers", "spatial_shapes", "data_fingerprint")
 """The arrays of a teacher-feature cache file."""
 
 
@@ -84,14 +84,8 @@ def _concatenated_attention_maps(outputs):
     return tf.concat([attention_map(output) for output in outputs], axis=-1)
 
 
-def _bulk_inference(extractor, summarize, dataset, batch_size):
-    """summarize(extractor's outputs) on every batch of `dataset`, as one numpy array."""
-    inputs = dataset.map(lambda x, *_: x).batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    step = tf.function(
-        lambda x: summarize(tf.nest.flatten(extractor(x, training=False))), reduce_retracing=True
-    )
-    batches = [step(x).numpy() for x in inputs]
-    return np.concatenate(batches) if batches else np.zeros((0, 0), np.float32)
+SUMMARIES = {"features": _features, "attention": _concatenated_attention_maps}
+"""Kind of teacher target -> the function from the read layers' outputs to the targets."""
 
 
 def _check_kind(kind):
@@ -105,10 +99,12 @@ class TeacherFeatures:
 
     Attributes:
       values: [N, D] float32: the features, or the concatenated normalized attention maps.
-      fingerprint: ``model_fingerprint`` of the teacher that produced them.
+      fingerprint: ``teacher_cache.model_fingerprint`` of the teacher that produced them.
       kind: 'features' or 'attention'.
       layers: the teacher's layers read: ('features',) or the stages.
       spatial_shapes: ((H, W), ...) of the stages for 'attention'; () for 'features'.
+      data_fingerprint: ``fingerprint.DataFingerprint`` of the dataset, in its order; ""
+        when not known.
     """
 
     values: np.ndarray
@@ -116,6 +112,7 @@ class TeacherFeatures:
     kind: str
     layers: tuple
     spatial_shapes: tuple = ()
+    data_fingerprint: str = ""
 
     def __post_init__(self):
         _check_kind(self.kind)
@@ -189,26 +186,19 @@ class TeacherFeatures:
                 "features must be vectors [batch, D] (the pooled penultimate layer)."
             )
         shapes = spatial_shapes(outputs, layers) if kind == "attention" else ()
-        fingerprint = model_fingerprint(model)
-        if cache_path is not None and os.path.exists(cache_path):
-            return cls.load(
-                cache_path,
-                fingerprint=fingerprint,
-                num_examples=num_examples,
-                kind=kind,
-                layers=layers,
-            )
-        summarize = _features if kind == "features" else _concatenated_attention_maps
-        values = _bulk_inference(keras.Model(model.input, outputs), summarize, dataset, batch_size)
-        if values.shape[0] != num_examples:
-            raise ValueError(
-                f"the dataset yielded {values.shape[0]} examples, "
-                f"expected num_examples={num_examples}"
-            )
-        features = cls(values, fingerprint, kind, layers, shapes)
-        if cache_path is not None:
-            features.save(cache_path)
-        return features
+        extractor, summarize = keras.Model(model.input, outputs), SUMMARIES[kind]
+        return cached_bulk_inference(
+            model,
+            dataset,
+            step=lambda x: summarize(tf.nest.flatten(extractor(x, training=False))),
+            num_examples=num_examples,
+            cache_path=cache_path,
+            batch_size=batch_size,
+            load=functools.partial(cls.load, kind=kind, layers=layers),
+            build=lambda values, fingerprint, data_fingerprint: cls(
+                values, fingerprint, kind, layers, shapes, data_fingerprint
+            ),
+        )
 
     def save(self, path):
         """Write to a ``.npz`` file atomically."""
@@ -219,16 +209,26 @@ class TeacherFeatures:
             kind=np.array(self.kind),
             layers=np.array(self.layers, dtype=str),
             spatial_shapes=np.array(self.spatial_shapes, dtype=np.int64).reshape(-1, 2),
+            data_fingerprint=np.array(self.data_fingerprint),
         )
 
     @classmethod
-    def load(cls, path, *, fingerprint=None, num_examples=None, kind=None, layers=None):
+    def load(
+        cls,
+        path,
+        *,
+        fingerprint=None,
+        num_examples=None,
+        kind=None,
+        layers=None,
+        data_fingerprint=None,
+    ):
         """Read a cache, checking it against what the caller expects.
 
         Raises:
           ValueError: the cache is no readable npz archive of `CACHE_ARRAYS`, or holds
             another teacher's targets, another kind, other layers, another number of
-            examples, or non-finite values.
+            examples, targets of other data or of another order, or non-finite values.
         """
         where = f"teacher-feature cache {path}"
         stored = read_cache(where, path, CACHE_ARRAYS)
@@ -239,6 +239,7 @@ class TeacherFeatures:
                 str(stored["kind"]),
                 tuple(stored["layers"]),
                 tuple(map(tuple, stored["spatial_shapes"])),
+                str(stored["data_fingerprint"]),
             )
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from error
@@ -251,5 +252,5 @@ class TeacherFeatures:
                 f"not its {kind or features.kind} of layers {list(layers or features.layers)}; "
                 "use another cache path."
             )
-        check_cache(where, features, num_examples=num_examples)
+        check_cache(where, features, num_examples=num_examples, data_fingerprint=data_fingerprint)
         return features

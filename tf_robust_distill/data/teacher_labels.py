@@ -3,20 +3,25 @@
 The unlabeled-distillation papers (weighted distillation §2, SLaM §2) assume the
 teacher labels every example once; the student never runs the teacher in its
 training loop. ``TeacherLabels`` holds the teacher's logits [N, C] with the
-fingerprint of the teacher's weights; temperature (softmax(f/T)) and hard labels
+fingerprints of the teacher's weights and of the data (content and order) they were
+computed on, which key the cache (`teacher_cache`); temperature (softmax(f/T)) and hard labels
 (one-hot argmax) are applied when the labels are read, so one cache serves every
 temperature of a sweep.
 """
 
 import dataclasses
-import os
+import functools
 
 import numpy as np
 import tensorflow as tf
 
 from tf_robust_distill import checks, files
-from tf_robust_distill.data.teacher_cache import check_cache, model_fingerprint, read_cache
+from tf_robust_distill.data.teacher_cache import cached_bulk_inference, check_cache, read_cache
+from tf_robust_distill.probability_outputs import ends_in_softmax
 from tf_robust_distill.softmax import softmax
+
+CACHE_ARRAYS = ("logits", "fingerprint", "data_fingerprint")
+"""The arrays of a teacher-label cache file."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,11 +30,14 @@ class TeacherLabels:
 
     Attributes:
       logits: [N, C] float32 teacher logits.
-      fingerprint: ``model_fingerprint`` of the teacher that produced them.
+      fingerprint: ``teacher_cache.model_fingerprint`` of the teacher that produced them.
+      data_fingerprint: ``fingerprint.DataFingerprint`` of the dataset they label, in its
+        order; "" when not known (e.g. labels of a selection of the examples).
     """
 
     logits: np.ndarray
     fingerprint: str
+    data_fingerprint: str = ""
 
     def __post_init__(self):
         logits = checks.as_logits(self.logits, name="teacher logits")
@@ -59,53 +67,72 @@ class TeacherLabels:
     def from_model(cls, model, dataset, *, num_examples, cache_path=None, batch_size=256):
         """Label `dataset` with `model` once; reuse `cache_path` if it holds this teacher's labels.
 
+        A teacher that ends in a softmax (`probability_outputs.ends_in_softmax`: a
+        ``Softmax`` layer or ``activation="softmax"``) returns probabilities p; its labels
+        hold the logits log p (p floored at the smallest float32), so that ``probs()``
+        gives back p rather than softmax(p).
+
         Args:
-          model: the trained teacher (any Keras model returning logits).
+          model: the trained teacher (a Keras model returning logits, or ending in a softmax).
           dataset: unbatched tf.data.Dataset of (x, ...) in a fixed order.
           num_examples: the dataset's size, checked against the cache and the inference.
           cache_path: a ``.npz`` file; read if present (and checked), else written.
           batch_size: inference batch size.
+
+        Raises:
+          ValueError: the cache was computed by another teacher, on data of another size,
+            content or order, or is unreadable; the dataset does not yield `num_examples`.
         """
-        fingerprint = model_fingerprint(model)
-        if cache_path is not None and os.path.exists(cache_path):
-            return cls.load(
-                cache_path,
-                fingerprint=fingerprint,
-                num_examples=num_examples,
-                num_classes=model.output_shape[-1],
+        probabilities = ends_in_softmax(model)
+
+        def step(x):
+            outputs = tf.cast(model(x, training=False), tf.float32)
+            return (
+                tf.math.log(tf.maximum(outputs, np.finfo(np.float32).tiny))
+                if probabilities
+                else outputs
             )
-        inputs = dataset.map(lambda x, *_: x).batch(batch_size).prefetch(tf.data.AUTOTUNE)
-        logits = np.asarray(model.predict(inputs, verbose=0), np.float32)
-        if logits.shape[0] != num_examples:
-            raise ValueError(
-                f"the dataset yielded {logits.shape[0]} examples, "
-                f"expected num_examples={num_examples}"
-            )
-        labels = cls(logits, fingerprint)
-        if cache_path is not None:
-            labels.save(cache_path)
-        return labels
+
+        return cached_bulk_inference(
+            model,
+            dataset,
+            step=step,
+            num_examples=num_examples,
+            cache_path=cache_path,
+            batch_size=batch_size,
+            load=functools.partial(cls.load, num_classes=model.output_shape[-1]),
+            build=cls,
+        )
 
     def save(self, path):
         """Write to a ``.npz`` file atomically."""
-        files.write_npz(path, logits=self.logits, fingerprint=np.array(self.fingerprint))
+        files.write_npz(
+            path,
+            logits=self.logits,
+            fingerprint=np.array(self.fingerprint),
+            data_fingerprint=np.array(self.data_fingerprint),
+        )
 
     @classmethod
-    def load(cls, path, *, fingerprint=None, num_examples=None, num_classes=None):
+    def load(
+        cls, path, *, fingerprint=None, num_examples=None, num_classes=None, data_fingerprint=None
+    ):
         """Read a cache, checking it against what the caller expects.
 
         Raises:
-          ValueError: the cache is no readable npz archive of logits and fingerprint,
-            or holds another teacher's labels, another number of examples or classes,
-            or non-finite values.
+          ValueError: the cache is no readable npz archive of `CACHE_ARRAYS`, or holds
+            another teacher's labels, another number of examples or classes, labels of
+            other data or of another order, or non-finite values.
         """
         where = f"teacher-label cache {path}"
-        stored = read_cache(where, path, ("logits", "fingerprint"))
+        stored = read_cache(where, path, CACHE_ARRAYS)
         try:
-            labels = cls(stored["logits"], str(stored["fingerprint"]))
+            labels = cls(
+                stored["logits"], str(stored["fingerprint"]), str(stored["data_fingerprint"])
+            )
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from error
-        check_cache(where, labels, fingerprint, num_examples)
+        check_cache(where, labels, fingerprint, num_examples, data_fingerprint)
         if num_classes is not None and labels.num_classes != num_classes:
             raise ValueError(
                 f"{where} holds {labels.num_classes} classes, the teacher has {num_classes}"

@@ -18,14 +18,8 @@ def _check_logits(logits):
     return checks.as_logits(np.asarray(logits, dtype=np.float64))
 
 
-def _check_temperature(temperature):
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}.")
-
-
 def apply_temperature(logits, temperature):
     """softmax(logits / T) row-wise [N, C] -> [N, C] (max-subtracted, so it cannot overflow)."""
-    _check_temperature(temperature)
     return softmax(_check_logits(logits), temperature)
 
 
@@ -36,7 +30,7 @@ def _mean_nll(logits, labels, temperature):
 
 def temperature_nll(logits, labels, temperature):
     """Mean negative log-likelihood -log softmax(logits / T)[y] over the examples."""
-    _check_temperature(temperature)
+    temperature = checks.check_temperature(temperature)
     logits = _check_logits(logits)
     labels = checks.as_labels(labels, logits.shape[1], num_examples=logits.shape[0])
     return _mean_nll(logits, labels, temperature)

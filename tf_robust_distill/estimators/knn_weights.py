@@ -7,10 +7,10 @@ Examples. NeurIPS 2022. Eq. (4) and Algorithm 2 (ESTIMATEWEIGHTS).
 import math
 
 import numpy as np
-from sklearn.neighbors import KNeighborsRegressor
 
 from tf_robust_distill import checks
 from tf_robust_distill.estimators.confidence import margin, prediction_entropy
+from tf_robust_distill.estimators.planar_neighbors import knn_regression
 
 CONFIDENCES = {"margin": margin, "entropy": prediction_entropy}
 """Confidence scores Algorithm 2 may use as the two coordinates of the k-NN space."""
@@ -37,16 +37,22 @@ def confidence_pairs(teacher_probs, student_probs, confidence):
     return np.stack([score(teacher_probs), score(student_probs)], axis=1)
 
 
-def validation_responses(teacher_probs, student_probs, labels):
+def validation_responses(teacher_probs, student_probs, labels, training_targets=None):
     """The regression responses (p, distortion) [V, 2] of Algorithm 2, lines 6-9.
 
     (0, 1) where the teacher's argmax is the true label; otherwise
-    (1, l(teacher, student) / l(y, student)) with l the cross-entropy of the student's
-    prediction against the teacher's probabilities, resp. the one-hot true label.
+    (1, l(Teacher(x), student) / l(y, student)) with l the cross-entropy of the student's
+    prediction against Teacher(x), resp. the one-hot true label. Teacher(x) in line 9 is
+    the label the student's loss reads (`training_targets`: the teacher's one-hot argmax
+    in hard distillation; default `teacher_probs`).
     """
+    if training_targets is None:
+        training_targets = teacher_probs
     teacher_wrong = teacher_probs.argmax(axis=1) != labels
     one_hot = np.eye(teacher_probs.shape[1])[labels]
-    distortion = cross_entropy(teacher_probs, student_probs) / cross_entropy(one_hot, student_probs)
+    distortion = cross_entropy(training_targets, student_probs) / cross_entropy(
+        one_hot, student_probs
+    )
     return np.stack(
         [teacher_wrong.astype(np.float64), np.where(teacher_wrong, distortion, 1.0)], axis=1
     )
@@ -68,6 +74,7 @@ def debiasing_weights(
     student_probs_unlabeled,
     confidence="margin",
     k=None,
+    training_targets_val=None,
 ):
     """Weights in (0, 1] for the teacher-labeled examples, Algorithm 2 of Iliopoulos et al. 2022.
 
@@ -80,8 +87,12 @@ def debiasing_weights(
     positive. Where the teacher is right on all k neighbours, p_hat = 0 and the weight is 1.
 
     Only the teacher-labeled examples are weighted here: following Algorithm 1 (lines 6-7) the
-    caller gives the labeled examples weight 1. Pass the teacher probabilities the student is
-    trained against (temperature already applied) and the current student's probabilities.
+    caller gives the labeled examples weight 1. Teacher(x) enters Algorithm 2 twice: its
+    confidence is a k-NN coordinate (lines 5, 14: pass the teacher's soft probabilities,
+    also in hard distillation, else the teacher's margin is always 1) and the loss ratio of
+    line 9 scores the student against the label it trains on (`training_targets_val`: the
+    one-hot argmax in hard distillation). The nearest neighbours are exact
+    (`planar_neighbors.knn_regression`: sklearn's k-NN regression, ties by lower index).
 
     Args:
       teacher_probs_val, student_probs_val: [V, C] probabilities on the validation set.
@@ -90,6 +101,8 @@ def debiasing_weights(
         teacher-labeled (unlabeled) examples.
       confidence: 'margin' (top-1 minus top-2 probability) or 'entropy'.
       k: number of neighbours, 1 <= k <= V / 2; default ceil(sqrt(V) / 2).
+      training_targets_val: [V, C] the labels the student trains on at V, for line 9's
+        loss ratio; default `teacher_probs_val` (soft distillation).
 
     Returns:
       float64 array [N] of weights.
@@ -126,10 +139,18 @@ def debiasing_weights(
 
     teacher_probs_val = teacher_probs_val.astype(np.float64)
     student_probs_val = student_probs_val.astype(np.float64)
-    responses = validation_responses(teacher_probs_val, student_probs_val, labels_val)
-    regressor = KNeighborsRegressor(n_neighbors=k, algorithm="kd_tree", n_jobs=-1)
-    regressor.fit(confidence_pairs(teacher_probs_val, student_probs_val, confidence), responses)
-    corruption_prob, distortion = regressor.predict(
-        confidence_pairs(teacher_probs_unlabeled, student_probs_unlabeled, confidence)
+    if training_targets_val is not None:
+        training_targets_val = checks.as_probabilities(training_targets_val, "training_targets_val")
+        checks.check_same_shape(
+            teacher_probs_val, training_targets_val, "teacher_probs_val", "training_targets_val"
+        )
+    responses = validation_responses(
+        teacher_probs_val, student_probs_val, labels_val, training_targets_val
+    )
+    corruption_prob, distortion = knn_regression(
+        confidence_pairs(teacher_probs_val, student_probs_val, confidence),
+        responses,
+        confidence_pairs(teacher_probs_unlabeled, student_probs_unlabeled, confidence),
+        k,
     ).T
     return weight_from_estimates(corruption_prob, distortion)

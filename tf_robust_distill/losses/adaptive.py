@@ -6,8 +6,12 @@ read the teacher's average margin for the true label y,
 
     γ_avg(y, p) = p_y − (1/(m − 1)) Σ_{y' ≠ y} p_{y'}   ∈ [−1/(m − 1), 1],
 
-which is high where the teacher is confidently right and where distillation helps
-(robust paper §6). The robust paper does not spell out the two losses; this module uses
+which is high where the teacher is confidently right and where distillation helps.
+The original formulas of Lukasik et al. (TMLR 2022, arXiv 2106.10494) were not in the
+reference material available to us. What follows is our reading of the robust paper's
+one-sentence description (§6): "AdaMargin uses that quantity as a margin in the
+distillation loss, whereas AdaAlpha uses it to adaptively mix between the one-hot and
+distillation losses." This module implements
 
     AdaMargin:  ℓ(x, y) = xent(p^t(x), f(x) − δ(x) e_y),     δ(x) = 1 − γ_avg(y, p^t(x)),
     AdaAlpha:   ℓ(x, y) = (1 − a(x)) xent(e_y, f(x)) + a(x) xent(p^t(x), f(x)),

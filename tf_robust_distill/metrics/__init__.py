@@ -1,7 +1,7 @@
 """Evaluation metrics: numpy functions on whole arrays and their streaming Keras twins.
 
-The numpy functions (accuracy, balanced, worst-k and per-class recall, ECE, NLL, top-1
-agreement) take integer labels and class ids or scores. The streaming metrics accumulate
+The numpy functions (accuracy, top-k, balanced, worst-k and per-class recall, ECE, NLL,
+top-1 agreement) take integer labels and class ids or scores. The streaming metrics accumulate
 a confusion matrix or per-bin calibration sums, give the same numbers as the numpy
 functions, also under ``tf.distribute``, and work in ``model.compile(metrics=[...])``.
 For a streaming NLL use ``keras.metrics.SparseCategoricalCrossentropy(from_logits=True)``.
@@ -14,12 +14,14 @@ from tf_robust_distill.metrics.classification import (
     balanced_accuracy,
     confusion_matrix,
     per_class_recall,
+    top_k_accuracy,
     worst_k_accuracy,
 )
 from tf_robust_distill.metrics.streaming import (
     BalancedAccuracy,
     ExpectedCalibrationError,
     PerClassRecall,
+    TopKAccuracy,
     WorstKAccuracy,
 )
 
@@ -27,6 +29,7 @@ __all__ = [
     "BalancedAccuracy",
     "ExpectedCalibrationError",
     "PerClassRecall",
+    "TopKAccuracy",
     "WorstKAccuracy",
     "accuracy",
     "agreement",
@@ -35,5 +38,6 @@ __all__ = [
     "expected_calibration_error",
     "nll",
     "per_class_recall",
+    "top_k_accuracy",
     "worst_k_accuracy",
 ]

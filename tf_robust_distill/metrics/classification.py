@@ -63,6 +63,21 @@ def accuracy(labels, predictions):
     return float(np.mean(labels == predictions))
 
 
+def top_k_accuracy(labels, scores, k=5):
+    """Fraction of examples whose label is among the k highest scores (SoTeacher's top-5).
+
+    ``scores`` [N, C] are logits or probabilities; ties count in the label's favour
+    (`formulas.top_k_hits`).
+    """
+    scores = np.asarray(scores, np.float64)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must have shape [N, C], got shape {scores.shape}.")
+    k = checks.check_k(k, scores.shape[1])
+    labels = checks.as_labels(labels, num_classes=scores.shape[1])
+    checks.check_same_length(labels=labels, scores=scores)
+    return float(np.mean(formulas.top_k_hits(labels, scores, k, xp=np)))
+
+
 def agreement(predictions_a, predictions_b):
     """Fraction of examples on which two models predict the same class (top-1 agreement)."""
     predictions_a = checks.as_class_ids(predictions_a, None, name="predictions_a")

@@ -58,6 +58,17 @@ def worst_k_accuracy_from_confusion(confusion, k, xp):
     return _mean_where(lowest, lowest < math.inf, xp)
 
 
+def top_k_hits(labels, scores, k, xp):
+    """1.0 where the label is among the k highest scores of its example, else 0.0, shape [N].
+
+    The label is a hit when fewer than k classes score strictly higher (ties counted in its
+    favour); with distinct scores this is "the label is one of the k largest".
+    """
+    label_score = xp.take_along_axis(scores, xp.reshape(labels, (-1, 1)), axis=-1)
+    higher = xp.sum(xp.where(scores > label_score, 1.0, 0.0), axis=-1)
+    return xp.where(higher < k, 1.0, 0.0)
+
+
 def calibration_bin_stats(confidence, correct, weights, num_bins, xp):
     """Per-bin weight, confidence sum and correct sum over equal-width bins of (0, 1].
 

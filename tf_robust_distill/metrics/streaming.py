@@ -30,10 +30,17 @@ _register = keras.saving.register_keras_serializable(package="tf_robust_distill"
 
 
 class _ConfusionMatrixMetric(keras.metrics.Metric):
-    """Accumulates a weighted [C, C] confusion matrix (rows labels, columns predictions)."""
+    """Accumulates a weighted [C, C] confusion matrix (rows labels, columns predictions).
 
-    def __init__(self, num_classes, name, dtype):
-        super().__init__(name=name, dtype=dtype)
+    A subclass names its default name (``default_name``) and the ``formulas`` function
+    that computes its result from the matrix (``from_confusion``).
+    """
+
+    default_name = None
+    from_confusion = None
+
+    def __init__(self, num_classes, name=None, dtype=None):
+        super().__init__(name=name or self.default_name, dtype=dtype)
         self.num_classes = checks.check_num_classes(num_classes)
         self.confusion = self.add_variable(
             shape=(self.num_classes, self.num_classes),
@@ -51,6 +58,9 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
             formulas.confusion_counts(labels, predictions, self.num_classes, weights, xp=ops)
         )
 
+    def result(self):
+        return self.from_confusion(self.confusion, xp=ops)
+
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
 
@@ -59,22 +69,16 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
 class PerClassRecall(_ConfusionMatrixMetric):
     """Recall of each class, a [C] vector; NaN for a class with no examples yet."""
 
-    def __init__(self, num_classes, name="per_class_recall", dtype=None):
-        super().__init__(num_classes, name=name, dtype=dtype)
-
-    def result(self):
-        return formulas.recall_from_confusion(self.confusion, xp=ops)
+    default_name = "per_class_recall"
+    from_confusion = staticmethod(formulas.recall_from_confusion)
 
 
 @_register
 class BalancedAccuracy(_ConfusionMatrixMetric):
     """Mean per-class recall over the classes seen so far (streaming ``balanced_accuracy``)."""
 
-    def __init__(self, num_classes, name="balanced_accuracy", dtype=None):
-        super().__init__(num_classes, name=name, dtype=dtype)
-
-    def result(self):
-        return formulas.balanced_accuracy_from_confusion(self.confusion, xp=ops)
+    default_name = "balanced_accuracy"
+    from_confusion = staticmethod(formulas.balanced_accuracy_from_confusion)
 
 
 @_register
@@ -144,6 +148,39 @@ class ExpectedCalibrationError(keras.metrics.Metric):
             "num_bins": self.num_bins,
             "from_logits": self.from_logits,
         }
+
+
+@_register
+class TopKAccuracy(keras.metrics.Metric):
+    """Weighted fraction of examples whose label is among the k highest scores.
+
+    Sums the weighted hits (`formulas.top_k_hits`) and the weights; equals
+    `metrics.top_k_accuracy` on the whole data.
+    """
+
+    def __init__(self, k=5, name=None, dtype=None):
+        super().__init__(name=name or f"top{k}_accuracy", dtype=dtype)
+        if not checks.is_integer(k) or k < 1:
+            raise ValueError(f"k must be an integer >= 1, got {k!r}.")
+        self.k = int(k)
+        self.hits = self.add_variable(shape=(), initializer="zeros", dtype=self.dtype, name="hits")
+        self.total = self.add_variable(
+            shape=(), initializer="zeros", dtype=self.dtype, name="total"
+        )
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = _scores(y_pred, None)
+        labels = _sparse_labels(y_true, y_pred.shape[-1])
+        weights = _example_weights(sample_weight, labels, self.dtype)
+        hits = ops.cast(formulas.top_k_hits(labels, y_pred, self.k, xp=ops), self.dtype)
+        self.hits.assign_add(ops.sum(hits * weights))
+        self.total.assign_add(ops.sum(weights))
+
+    def result(self):
+        return ops.divide_no_nan(self.hits, self.total)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
 
 
 def _scores(y_pred, num_classes):

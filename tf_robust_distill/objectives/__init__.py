@@ -18,6 +18,7 @@ from tf_robust_distill.objectives.feature_distillation import (
 )
 from tf_robust_distill.objectives.group_dro import GroupDROModel
 from tf_robust_distill.objectives.lipschitz import lipschitz_constants, lipschitz_upper_bound
+from tf_robust_distill.objectives.online_teacher import OnlineTeacher
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
 from tf_robust_distill.objectives.slam import RobustLossModel, SLaMModel
 from tf_robust_distill.objectives.soteacher import ConsistencyWeightScheduler, SoTeacherModel
@@ -38,6 +39,7 @@ __all__ = [
     "GroupDROModel",
     "KDModel",
     "MultiplierUpdate",
+    "OnlineTeacher",
     "RobustLossModel",
     "RobustModel",
     "SLaMModel",

@@ -33,14 +33,18 @@ The step
 
 The step returns nothing else: non-trainable state worth logging (``state_logs``,
 e.g. the DRO multipliers) is read on the host once per epoch by `StateLogger`, one of
-the ``default_callbacks`` that `fit` adds. The teacher never runs inside this step:
-students read cached teacher labels.
+the ``default_callbacks`` that `fit` adds. By default the teacher never runs inside
+this step: students read cached teacher labels. With an `OnlineTeacher` attached
+(``attach_teacher``), the train and test steps first fill the targets' teacher keys
+from the teacher run on the step's batch.
 """
 
 import keras
 import tensorflow as tf
 
+from tf_robust_distill.objectives import array_inputs
 from tf_robust_distill.objectives.targets import LABEL, probability_key, probability_targets
+from tf_robust_distill.probability_outputs import ends_in_softmax, probability_output_error
 
 PACKAGE = "tf_robust_distill"
 
@@ -96,8 +100,14 @@ class DistillationModel(keras.Model):
     their training always needs. ``model.backbone`` is a plain Keras model to deploy
     without this package.
 
+    Arrays handed to ``fit``, ``evaluate`` and ``predict`` (numpy, or a dict of them) are
+    checked once on the host before Keras sees them (`array_inputs`): features finite,
+    ``label`` integer in [0, C), ``teacher_probs`` rows probability distributions.
+
     Args:
-      backbone: a Keras model mapping inputs to logits.
+      backbone: a Keras model mapping inputs to logits. One that ends in a softmax
+        (``Dense(C, activation="softmax")``, a ``Softmax`` layer) returns probabilities,
+        and the objective would train the wrong loss on them: refused with a ValueError.
     """
 
     def __init__(self, backbone, **kwargs):
@@ -106,8 +116,26 @@ class DistillationModel(keras.Model):
             raise TypeError(
                 f"backbone must be a keras.Model returning logits, got {type(backbone)}"
             )
+        if ends_in_softmax(backbone):
+            raise probability_output_error(backbone, type(self).__name__)
         self.backbone = backbone
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.online_teacher = None
+
+    def attach_teacher(self, online_teacher):
+        """Run `online_teacher` (an `OnlineTeacher`, or None for cached targets) in every step.
+
+        The teacher's targets replace the batch's cached ones of the same keys. Not saved
+        with the model (see `OnlineTeacher`).
+        """
+        self.online_teacher = online_teacher
+        self.train_function = self.test_function = None
+
+    def with_teacher_targets(self, x, targets):
+        """`targets` with the online teacher's targets on `x` added, if one is attached."""
+        if self.online_teacher is None or not isinstance(targets, dict):
+            return targets
+        return {**targets, **self.online_teacher.targets(x)}
 
     @property
     def required_targets(self):
@@ -175,6 +203,7 @@ class DistillationModel(keras.Model):
 
     def train_step(self, data):
         x, targets = data[0], data[1]
+        targets = self.with_teacher_targets(x, targets)
         self.check_targets(targets, dict.fromkeys((LABEL, *self.required_targets)))
         with tf.GradientTape() as tape:
             logits, loss = self.logits_and_loss(x, targets, training=True)
@@ -205,13 +234,36 @@ class DistillationModel(keras.Model):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kw):
         """keras.Model.fit, with ``default_callbacks()`` first, but for the types `callbacks` holds.
 
-        `callbacks` may be a list or a `keras.callbacks.CallbackList`.
+        `callbacks` may be a list or a `keras.callbacks.CallbackList`. Arrays (x, y and a
+        ``validation_data`` tuple) are checked first (`array_inputs`).
         """
+        array_inputs.check_inputs(x, y, self.backbone_classes())
+        validation = kw.get("validation_data")
+        if isinstance(validation, tuple) and len(validation) >= 2:
+            array_inputs.check_inputs(validation[0], validation[1], self.backbone_classes())
         callbacks = with_default_callbacks(callbacks, self.default_callbacks(), self)
         return super().fit(x, y, batch_size, epochs, verbose, callbacks, **kw)
 
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """keras.Model.evaluate, arrays checked first (`array_inputs`)."""
+        array_inputs.check_inputs(x, y, self.backbone_classes())
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """keras.Model.predict, array features checked first (`array_inputs`)."""
+        array_inputs.check_features(x)
+        return super().predict(x, *args, **kwargs)
+
+    def backbone_classes(self):
+        """C, the backbone's number of outputs, or None if it is not known before a call."""
+        try:
+            return int(self.backbone.output_shape[-1])
+        except (AttributeError, TypeError, ValueError):
+            return None
+
     def test_step(self, data):
         x, targets = data[0], data[1]
+        targets = self.with_teacher_targets(x, targets)
         self.check_targets(targets, (LABEL,))
         if all(key in targets for key in self.required_targets):
             logits, loss = self.logits_and_loss(x, targets, training=False)

@@ -118,9 +118,6 @@ class FitNetsModel(FeatureKDModel):
     def teacher_width(self):
         return self.regressor.units
 
-    def teacher_layout(self):
-        return "the teacher's features"
-
     def distillation_term(self, student_outputs, teacher_targets):
         (features,) = student_outputs
         return hint_regression_loss(teacher_targets, self.regressor(features))

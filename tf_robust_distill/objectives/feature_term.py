@@ -46,8 +46,8 @@ class FeatureTermModel(DistillationModel):
         raise NotImplementedError(f"{type(self).__name__} must define teacher_width")
 
     def teacher_layout(self):
-        """What ``targets[target_key]`` holds, for error messages."""
-        return self.target_key
+        """What ``targets[target_key]`` holds, for error messages ("the teacher's features")."""
+        return f"the teacher's {self.target_key.removeprefix('teacher_')}"
 
     def feature_term(self, student_outputs, teacher_targets):
         """The weighted per-example term [batch] from the layers' outputs and the teacher's."""

@@ -19,16 +19,12 @@ import tensorflow as tf
 from tf_robust_distill.objectives import multipliers
 from tf_robust_distill.objectives.base import PACKAGE, ProbabilityTargetModel
 from tf_robust_distill.objectives.registry import register
-from tf_robust_distill.objectives.robust import (
-    ClassMultipliers,
-    check_step_size,
-    check_validation_settings,
-)
+from tf_robust_distill.objectives.robust import MultiplierSettings
 
 
 @register("group_dro", roles=("teacher", "student"), derived=("validation_labels",))
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class GroupDROModel(ProbabilityTargetModel):
+class GroupDROModel(MultiplierSettings, ProbabilityTargetModel):
     """Sagawa et al.'s group DRO with classes as groups; q is ``model.multipliers``.
 
     The loss of a global batch is Σ_g q_g L_g, a batch-level quantity (``batch_loss``):
@@ -59,13 +55,9 @@ class GroupDROModel(ProbabilityTargetModel):
         **kwargs,
     ):
         super().__init__(backbone, distill, **kwargs)
-        check_validation_settings(validation_labels, risk, self.distill)
-        self.step_size = check_step_size(step_size)
         self.use_validation = bool(use_validation)
-        self.validation_labels = validation_labels
-        self.risk = risk
         self.num_classes = int(backbone.output_shape[-1])
-        self.multipliers = ClassMultipliers(self.num_classes, name="multipliers")
+        self.init_multipliers(step_size, validation_labels, risk)
 
     @property
     def uses_validation_multipliers(self):
@@ -95,14 +87,5 @@ class GroupDROModel(ProbabilityTargetModel):
         scale = tf.math.divide_no_nan(group_weights, weight_sums)
         return tf.reduce_sum(scale * weights * losses)
 
-    def state_logs(self):
-        return self.multipliers.logs()
-
     def get_config(self):
-        return {
-            **super().get_config(),
-            "step_size": self.step_size,
-            "use_validation": self.use_validation,
-            "validation_labels": self.validation_labels,
-            "risk": self.risk,
-        }
+        return {**super().get_config(), "use_validation": self.use_validation}

@@ -116,6 +116,34 @@ class ClassMultipliers(keras.layers.Layer):
         return {f"lambda_{j}": float(values[j]) for j in range(self.num_classes)}
 
 
+class MultiplierSettings:
+    """What a model with multipliers λ (``RobustModel``, ``GroupDROModel``) holds of them.
+
+    Mixed in before the model's base class: ``init_multipliers`` checks and keeps the
+    EG step size and the validation labels and risk of ``MultiplierUpdate``, and creates
+    ``self.multipliers`` (m = ``self.num_classes``); λ is in every epoch's logs and the
+    settings in ``get_config``.
+    """
+
+    def init_multipliers(self, step_size, validation_labels, risk, average_iterates=False):
+        check_validation_settings(validation_labels, risk, self.distill)
+        self.step_size = check_step_size(step_size)
+        self.validation_labels = validation_labels
+        self.risk = risk
+        self.multipliers = ClassMultipliers(self.num_classes, average_iterates, name="multipliers")
+
+    def state_logs(self):
+        return self.multipliers.logs()
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "step_size": self.step_size,
+            "validation_labels": self.validation_labels,
+            "risk": self.risk,
+        }
+
+
 @register(
     "rob",
     roles=("teacher", "student"),
@@ -124,7 +152,7 @@ class ClassMultipliers(keras.layers.Layer):
 )
 @register("tdf", roles=("teacher", "student"), derived=("class_priors", "validation_labels"))
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class RobustModel(BalancedModel):
+class RobustModel(MultiplierSettings, BalancedModel):
     """L^rob / L^rob-d (α = 1) and the trade-off L^tdf / L^tdf-d (α ∈ [0, 1]).
 
     Per example: margin_loss(p, f, β/π̂) with β = (1 − α)/m + α·λ (Algorithm 3; α = 1 is
@@ -162,12 +190,8 @@ class RobustModel(BalancedModel):
         super().__init__(backbone, distill, class_priors=class_priors, **kwargs)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-        check_validation_settings(validation_labels, risk, self.distill)
         self.alpha = float(alpha)
-        self.step_size = check_step_size(step_size)
-        self.validation_labels = validation_labels
-        self.risk = risk
-        self.multipliers = ClassMultipliers(self.num_classes, average_iterates, name="multipliers")
+        self.init_multipliers(step_size, validation_labels, risk, average_iterates)
 
     def class_weights(self):
         return multipliers.tradeoff_weights(self.multipliers.current(), self.alpha)
@@ -176,16 +200,10 @@ class RobustModel(BalancedModel):
         """Algorithm 3's λ-step: λ ∝ λ exp(γ α R), from per-class validation risks R."""
         return self.multipliers.update(risks, self.step_size * self.alpha)
 
-    def state_logs(self):
-        return self.multipliers.logs()
-
     def get_config(self):
         return {
             **super().get_config(),
             "alpha": self.alpha,
-            "step_size": self.step_size,
-            "validation_labels": self.validation_labels,
-            "risk": self.risk,
             "average_iterates": self.multipliers.average_iterates,
         }
 

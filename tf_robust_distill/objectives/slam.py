@@ -10,7 +10,8 @@ hard distillation, Remark 3.1) and the one-hot true label on A and V;
 
 - `RobustLossModel`: vanilla distillation with the loss ℓ ∈ {cross-entropy, Taylor-CE,
   Poly-1} (the Taylor-CE and PolyLoss baselines, §4.2 and App. D.6), optionally
-  fidelity-weighted (App. D.4, eq. (3)).
+  fidelity-weighted (App. D.4, eq. (3); the unlabeled job's weights use the teacher's
+  entropy, the weighted paper's App. C.3 scheme, not D.4's augmentation variance).
 - `SLaMModel`: ℓ(y, f) on A ∪ V and ℓ(y, mix(f)) on U (eq. (2), Algorithm 1), with the
   same choices of ℓ (App. D.6) and fidelity weights (App. D.4, eq. (4)).
 """
@@ -22,14 +23,24 @@ from tf_robust_distill import losses
 from tf_robust_distill.objectives import targets as targets_dict
 from tf_robust_distill.objectives.base import PACKAGE, DistillationModel
 from tf_robust_distill.objectives.registry import register
+from tf_robust_distill.objectives.tempered import TemperedStudent
+
+TEMPERATURE = ("temperature",)
+"""Every name reads the unlabeled job's ``student.temperature``."""
 
 
-@register("taylor_ce", roles=("unlabeled_student",), base_loss="taylor")
-@register("poly", roles=("unlabeled_student",), base_loss="poly")
-@register("fidelity", roles=("unlabeled_student",), base_loss="xent", use_fidelity_weights=True)
+@register("taylor_ce", roles=("unlabeled_student",), derived=TEMPERATURE, base_loss="taylor")
+@register("poly", roles=("unlabeled_student",), derived=TEMPERATURE, base_loss="poly")
+@register(
+    "fidelity",
+    roles=("unlabeled_student",),
+    derived=TEMPERATURE,
+    base_loss="xent",
+    use_fidelity_weights=True,
+)
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class RobustLossModel(DistillationModel):
-    """w(x) · ℓ(y, f(x)) over all examples: distillation with a noise-robust loss ℓ.
+class RobustLossModel(TemperedStudent, DistillationModel):
+    """w(x) · ℓ(y, f(x)/T) over all examples: distillation with a noise-robust loss ℓ.
 
     Args:
       backbone: a Keras model returning logits.
@@ -40,6 +51,8 @@ class RobustLossModel(DistillationModel):
       use_fidelity_weights: multiply the loss by ``targets['weight']``, the fidelity
         weights w(x) = exp(−β u(x)) of the teacher-labeled examples (1 on labeled ones,
         as the caller sets them; see `estimators.fidelity_weights`).
+      temperature: T: ℓ reads the student's softmax(f/T) (`TemperedStudent`); SLaM
+        mixes the tempered prediction.
     """
 
     def __init__(
@@ -69,7 +82,8 @@ class RobustLossModel(DistillationModel):
 
     def per_example_loss(self, targets, logits):
         loss = self.loss_fn(
-            targets_dict.teacher_probs(targets), self.prediction_log_probs(targets, logits)
+            targets_dict.teacher_probs(targets),
+            self.prediction_log_probs(targets, self.tempered(logits)),
         )
         if self.use_fidelity_weights:
             loss *= targets_dict.example_weights(targets)
@@ -85,12 +99,13 @@ class RobustLossModel(DistillationModel):
         }
 
 
-@register("slam", roles=("unlabeled_student",), base_loss="xent")
-@register("slam_taylor_ce", roles=("unlabeled_student",), base_loss="taylor")
-@register("slam_poly", roles=("unlabeled_student",), base_loss="poly")
+@register("slam", roles=("unlabeled_student",), derived=TEMPERATURE, base_loss="xent")
+@register("slam_taylor_ce", roles=("unlabeled_student",), derived=TEMPERATURE, base_loss="taylor")
+@register("slam_poly", roles=("unlabeled_student",), derived=TEMPERATURE, base_loss="poly")
 @register(
     "slam_fidelity",
     roles=("unlabeled_student",),
+    derived=TEMPERATURE,
     base_loss="xent",
     use_fidelity_weights=True,
 )

@@ -24,7 +24,7 @@ from tf_robust_distill.objectives.consistency import (
     consistency_weight,
     running_mean_update,
 )
-from tf_robust_distill.objectives.lipschitz import lipschitz_upper_bound
+from tf_robust_distill.objectives.lipschitz import check_convolution_term, lipschitz_upper_bound
 from tf_robust_distill.objectives.registry import register
 
 BUFFER_DTYPES = ("float32", "float16")
@@ -85,8 +85,8 @@ class SoTeacherModel(DistillationModel):
     none); the batch's predictions of the step are then averaged in. Under
     tf.distribute the indices, predictions and earlier rows of all replicas are
     gathered and every replica applies the same scatter update to its copy, so the
-    copies stay identical and equal to a single-device run. Both variables are saved
-    with the model.
+    copies stay identical and equal to a single-device run (with one replica there is
+    nothing to gather and the step skips it). Both variables are saved with the model.
 
     The buffer costs N·C·(2 or 4) bytes per device: ImageNet (1.28M × 1000) needs
     about 2.6 GB in float16 against 5.1 GB in float32; ``buffer_dtype='float16'``
@@ -109,6 +109,9 @@ class SoTeacherModel(DistillationModel):
     Args:
       backbone: a Keras model returning logits, with a known output shape.
       lipschitz_weight: λ_LR >= 0 (paper: 1e-5 on CIFAR-100, 1e-6 on Tiny-ImageNet).
+      lipschitz_convolution: the convolution term of ℓ_LR, "operator" (the ℓ1 operator
+        norm of the paper's text) or "entrywise" (Σ |K|, the authors' released code, with
+        which the paper's λ_LR were tuned); see `objectives.lipschitz`.
       consistency_weight_max: λ_CR^max >= 0 (paper: 1).
       schedule: λ_CR ramp-up, one of 'linear' (§4), 'cosine', 'cyclic', 'piecewise' (App. D.1).
       num_train_examples: N, the size of the training set that ``index`` points into.
@@ -129,6 +132,7 @@ class SoTeacherModel(DistillationModel):
         num_train_examples,
         rampup_epochs=None,
         buffer_dtype="float32",
+        lipschitz_convolution="operator",
         **kwargs,
     ):
         super().__init__(backbone, **kwargs)
@@ -138,6 +142,7 @@ class SoTeacherModel(DistillationModel):
             raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
         _check_positive_int("num_train_examples", num_train_examples)
         _check_positive_int("rampup_epochs", rampup_epochs, allow_none=True)
+        check_convolution_term(lipschitz_convolution)
         if buffer_dtype not in BUFFER_DTYPES:
             raise ValueError(
                 f"buffer_dtype must be one of {', '.join(BUFFER_DTYPES)}, got {buffer_dtype!r}"
@@ -148,8 +153,9 @@ class SoTeacherModel(DistillationModel):
         self.num_train_examples = num_train_examples
         self.rampup_epochs = rampup_epochs
         self.buffer_dtype = buffer_dtype
+        self.lipschitz_convolution = lipschitz_convolution
         if self.lipschitz_weight > 0:
-            lipschitz_upper_bound(backbone)  # unsupported layers fail here, before training
+            self.lipschitz_bound()  # unsupported layers fail here, before training
         # aggregation 'none': each replica applies the all-gathered update to its own copy.
         self.prediction_mean = self.add_weight(
             shape=(num_train_examples, _num_classes(backbone)),
@@ -189,7 +195,11 @@ class SoTeacherModel(DistillationModel):
         regularization = super().regularization_loss()
         if self.lipschitz_weight == 0:
             return regularization
-        return regularization + self.lipschitz_weight * lipschitz_upper_bound(self.backbone)
+        return regularization + self.lipschitz_weight * self.lipschitz_bound()
+
+    def lipschitz_bound(self):
+        """ℓ_LR of the backbone with the configured convolution term (float32 scalar)."""
+        return lipschitz_upper_bound(self.backbone, self.lipschitz_convolution)
 
     def checked_index(self, targets):
         """``targets['index']`` as int64 [batch], asserted to lie in [0, num_train_examples)."""
@@ -198,13 +208,10 @@ class SoTeacherModel(DistillationModel):
             f"{type(self).__name__}: targets['index'] must be the example's position in the "
             f"training set, in [0, num_train_examples={self.num_train_examples})"
         )
-        checks = [
-            tf.debugging.assert_non_negative(index, message=message),
-            tf.debugging.assert_less(
-                index, tf.constant(self.num_train_examples, tf.int64), message=message
-            ),
-        ]
-        with tf.control_dependencies([check for check in checks if check is not None]):
+        # One comparison checks both ends: a negative index bit-cast to uint64 is >= 2^63.
+        in_range = tf.bitcast(index, tf.uint64) < tf.constant(self.num_train_examples, tf.uint64)
+        check = tf.debugging.Assert(tf.reduce_all(in_range), [message])
+        with tf.control_dependencies([check]):
             return tf.identity(index)
 
     def earlier_predictions(self, index):
@@ -220,9 +227,10 @@ class SoTeacherModel(DistillationModel):
         writes the same rows of the global batch without reading the buffer again.
         """
         context = tf.distribute.get_replica_context()
-        index, predictions, mean, count = (
-            context.all_gather(value, axis=0) for value in (index, predictions, mean, count)
-        )
+        if context.num_replicas_in_sync > 1:
+            index, predictions, mean, count = (
+                context.all_gather(value, axis=0) for value in (index, predictions, mean, count)
+            )
         mean, count = running_mean_update(mean, count, predictions)
         self.prediction_mean.value.scatter_update(
             tf.IndexedSlices(tf.cast(mean, self.buffer_dtype), index)
@@ -256,6 +264,7 @@ class SoTeacherModel(DistillationModel):
             "num_train_examples": self.num_train_examples,
             "rampup_epochs": self.rampup_epochs,
             "buffer_dtype": self.buffer_dtype,
+            "lipschitz_convolution": self.lipschitz_convolution,
         }
 
 

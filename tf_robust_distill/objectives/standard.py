@@ -8,16 +8,17 @@ Hinton et al.'s mix of both, used by the SoTeacher paper (α = 0.5, T = 4, App. 
 
 import keras
 
-from tf_robust_distill import losses
+from tf_robust_distill import checks, losses
 from tf_robust_distill.objectives import targets as targets_dict
 from tf_robust_distill.objectives.base import PACKAGE, DistillationModel, ProbabilityTargetModel
 from tf_robust_distill.objectives.registry import register
+from tf_robust_distill.objectives.tempered import TemperedStudent
 
 
 @register("std", roles=("teacher", "student"))
-@register("vanilla", roles=("unlabeled_student",))
+@register("vanilla", roles=("unlabeled_student",), derived=("temperature",))
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class StandardModel(ProbabilityTargetModel):
+class StandardModel(TemperedStudent, ProbabilityTargetModel):
     """L^std (teacher, ``distill=False``) or L^std-d (student, ``distill=True``).
 
     Per example: softmax cross-entropy against the one-hot label or the teacher's
@@ -27,10 +28,14 @@ class StandardModel(ProbabilityTargetModel):
       backbone: a Keras model returning logits.
       distill: False trains against ``targets['label']`` (one-hot); True against
         ``targets['teacher_probs']``.
+      temperature: T, the student's softmax(f/T) (`TemperedStudent`; ``vanilla`` reads
+        the unlabeled job's ``student.temperature``).
     """
 
     def per_example_loss(self, targets, logits):
-        return losses.softmax_cross_entropy(self.probability_targets(targets, logits), logits)
+        return losses.softmax_cross_entropy(
+            self.probability_targets(targets, logits), self.tempered(logits)
+        )
 
 
 @register("kd", roles=("student",), derived=("temperature",))
@@ -53,10 +58,8 @@ class KDModel(DistillationModel):
         super().__init__(backbone, **kwargs)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
         self.alpha = float(alpha)
-        self.temperature = float(temperature)
+        self.temperature = checks.check_temperature(temperature)
 
     def per_example_loss(self, targets, logits):
         return losses.kd_loss(

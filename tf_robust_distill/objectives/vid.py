@@ -146,9 +146,6 @@ class VIDModel(FeatureTermModel):
     def teacher_width(self):
         return self.head.teacher_feature_dim
 
-    def teacher_layout(self):
-        return "the teacher's features"
-
     def per_example_loss(self, targets, logits):
         """xent(y, f(x)) against ``targets['teacher_probs']``."""
         return losses.softmax_cross_entropy(targets_dict.teacher_probs(targets), logits)

@@ -19,6 +19,7 @@ from tf_robust_distill import checks, estimators, losses
 from tf_robust_distill.objectives import targets as targets_dict
 from tf_robust_distill.objectives.base import PACKAGE, DistillationModel
 from tf_robust_distill.objectives.registry import register
+from tf_robust_distill.objectives.tempered import TemperedStudent
 from tf_robust_distill.softmax import softmax
 
 
@@ -76,16 +77,16 @@ class ExampleWeights(keras.layers.Layer):
         return {**super().get_config(), "num_examples": self.num_examples}
 
 
-@register("weighted", roles=("unlabeled_student",), derived=("num_train_examples",))
+@register("weighted", roles=("unlabeled_student",), derived=("num_train_examples", "temperature"))
 @register(
     "weighted_fidelity",
     roles=("unlabeled_student",),
-    derived=("num_train_examples",),
+    derived=("num_train_examples", "temperature"),
     use_fidelity_weights=True,
 )
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class WeightedModel(DistillationModel):
-    """Weighted empirical risk of Algorithm 1: w_i · xent(y_i, f(x_i)).
+class WeightedModel(TemperedStudent, DistillationModel):
+    """Weighted empirical risk of Algorithm 1: w_i · xent(y_i, softmax(f(x_i)/T)).
 
     y_i is ``targets['teacher_probs']`` (the teacher's label on the teacher-labeled set,
     the one-hot true label on labeled examples) and w_i = ``model.debiasing_weights`` at
@@ -97,6 +98,7 @@ class WeightedModel(DistillationModel):
       num_train_examples: N, the number of training examples (the range of ``index``).
       use_fidelity_weights: also multiply by ``targets['weight']`` (fidelity weights,
         §3.3's composition).
+      temperature: T of the student's softmax (`TemperedStudent`).
     """
 
     def __init__(self, backbone, num_train_examples, use_fidelity_weights=False, **kwargs):
@@ -112,7 +114,7 @@ class WeightedModel(DistillationModel):
     def per_example_loss(self, targets, logits):
         loss = self.debiasing_weights(
             targets_dict.example_index(targets)
-        ) * losses.softmax_cross_entropy(targets_dict.teacher_probs(targets), logits)
+        ) * losses.softmax_cross_entropy(targets_dict.teacher_probs(targets), self.tempered(logits))
         if self.use_fidelity_weights:
             loss *= targets_dict.example_weights(targets)
         return loss
@@ -133,7 +135,8 @@ class DebiasingWeightUpdate(keras.callbacks.Callback):
     the student's probabilities on the validation set V and the teacher-labeled set U
     give ``estimators.debiasing_weights``, which are written into the model's
     ``debiasing_weights`` at `unlabeled_index`. Other indices (labeled examples) keep
-    weight 1. The teacher's probabilities are the cached ones the student trains on.
+    weight 1. The teacher's probabilities are its soft labels (Algorithm 2 reads their
+    confidence); the labels the student trains on enter line 9's loss ratio only.
 
     Works with any model holding an `ExampleWeights` as ``debiasing_weights``
     (`WeightedModel`, `VIDModel(num_train_examples=...)`).
@@ -141,11 +144,14 @@ class DebiasingWeightUpdate(keras.callbacks.Callback):
     Args:
       validation_inputs: inputs of V, anything ``model.predict`` accepts.
       validation_labels: [V] true labels of V.
-      teacher_probs_validation: [V, C] teacher probabilities on V.
+      teacher_probs_validation: [V, C] teacher (soft) probabilities on V.
       unlabeled_inputs: inputs of U, in the order of `unlabeled_index`.
       unlabeled_index: [U] positions of U's examples in the training set
         (their ``targets['index']``).
-      teacher_probs_unlabeled: [U, C] teacher probabilities on U.
+      teacher_probs_unlabeled: [U, C] teacher (soft) probabilities on U.
+      training_targets_validation: [V, C] the labels the student would train on at V
+        (the teacher's one-hot argmax in hard distillation); default
+        `teacher_probs_validation`.
       every_n_epochs: None to estimate once, before training; n >= 1 to re-estimate
         at the end of every n-th epoch too (the paper's grid: 1, 25, 50, 100, 200).
       confidence: 'margin' or 'entropy', the k-NN coordinates of Algorithm 2.
@@ -166,6 +172,7 @@ class DebiasingWeightUpdate(keras.callbacks.Callback):
         confidence="margin",
         num_neighbors=None,
         batch_size=256,
+        training_targets_validation=None,
     ):
         super().__init__()
         if every_n_epochs is not None and (
@@ -190,6 +197,7 @@ class DebiasingWeightUpdate(keras.callbacks.Callback):
         self.validation_inputs = validation_inputs
         self.validation_labels = np.asarray(validation_labels)
         self.teacher_probs_validation = np.asarray(teacher_probs_validation)
+        self.training_targets_validation = training_targets_validation
         self.unlabeled_inputs = unlabeled_inputs
         self.every_n_epochs = every_n_epochs
         self.confidence = confidence
@@ -211,6 +219,7 @@ class DebiasingWeightUpdate(keras.callbacks.Callback):
             self.student_probs(self.unlabeled_inputs),
             confidence=self.confidence,
             k=self.num_neighbors,
+            training_targets_val=self.training_targets_validation,
         )
         self.model.debiasing_weights.assign_at(self.unlabeled_index, weights)
 

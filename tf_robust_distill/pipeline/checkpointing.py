@@ -9,7 +9,9 @@
   count), the number of finished epochs and their logs. Keras 3's BackupAndRestore
   saves the model with ``save_weights`` in place (a kill while writing loses the
   backup) and keeps no logs, so this is a `tf.train.CheckpointManager` instead: a new
-  checkpoint becomes the latest only once completely written.
+  checkpoint becomes the latest only once completely written. The latest two are kept:
+  a damaged latest checkpoint (e.g. a truncated file) falls back to the one before it,
+  and a run with no readable checkpoint says which directory to delete.
 - A restarted run restores the latest checkpoint before ``fit`` and continues at the
   next epoch, on the batches the uninterrupted run saw there (the input pipeline
   makes epoch e a function of the seed and e); a run killed mid-epoch repeats that
@@ -35,16 +37,23 @@ import json
 import math
 import os
 import shutil
+import warnings
+import zipfile
 
 import keras
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config  # op determinism off again
 
-from tf_robust_distill import files
 from tf_robust_distill.distribute import worker_directory
 from tf_robust_distill.grid import UNSHARED_SECTIONS
 
 CHECKPOINTS = "checkpoints"
+KEPT_CHECKPOINTS = 2
+"""The latest checkpoint and the one before it, to fall back to if the latest is damaged."""
+DAMAGED_CHECKPOINT_ERRORS = (IndexError, EOFError, OSError, tf.errors.OpError)
+"""What reading a truncated or missing checkpoint file raises (``IndexError: Read less
+bytes than requested`` for a truncated data file, an OpError "not an sstable" for a
+truncated index); a checkpoint of other variables raises AssertionError or ValueError."""
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -74,11 +83,21 @@ def deterministic_ops(enabled):
             tf_config.disable_op_determinism()
 
 
-def save_model(model, path):
-    """``model.save(path)`` to a partial ``.keras`` file renamed into place, so that a run
-    killed while saving leaves no half-written model at `path`."""
-    with files.atomic_path(path) as partial:
-        model.save(partial)
+def load_model(path, remedy):
+    """``keras.models.load_model(path)``, after checking that `path` is a whole archive.
+
+    Raises:
+      ValueError: `path` is no readable zip archive or one of its members is damaged
+        (e.g. a truncated file), naming it and `remedy`.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path} is not a readable .keras file ({error}); {remedy}") from error
+    if damaged is not None:
+        raise ValueError(f"{path} is damaged (its member {damaged} is corrupt); {remedy}")
+    return keras.models.load_model(path)
 
 
 def run_settings(config):
@@ -119,7 +138,8 @@ class TrainingProgress(tf.train.experimental.PythonState):
 
 
 class TrainingCheckpoint:
-    """The training state of a compiled model, checkpointed in `directory` (latest kept).
+    """The training state of a compiled model, checkpointed in `directory` (the latest two
+    kept).
 
     The variables are listed when this object is made, before ``fit``: the model's
     (``model.variables``) and the optimizer's, which is built here if it is not yet.
@@ -136,25 +156,45 @@ class TrainingCheckpoint:
             optimizer=list(model.optimizer.variables),
             progress=self.progress,
         )
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=1)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, directory, max_to_keep=KEPT_CHECKPOINTS
+        )
 
     def restore(self):
-        """Restore the latest checkpoint, if any; returns the number of finished epochs.
+        """Restore the latest readable checkpoint, if any; returns the number of finished epochs.
+
+        A checkpoint whose files are damaged (e.g. a truncated data file) is skipped for the
+        one before it, so the run repeats one more epoch, exactly as it ran the first time.
 
         Raises:
-          ValueError: the checkpoint holds other variables than the model's.
+          ValueError: a checkpoint holds other variables than the model's, or no kept
+            checkpoint is readable; the message names the files and the directory to
+            delete to train from the start.
         """
-        latest = self.manager.latest_checkpoint
-        if latest is None:
-            return 0
-        try:
-            self.checkpoint.restore(latest).assert_consumed()
-        except (AssertionError, ValueError, tf.errors.OpError) as error:
+        damaged = []
+        for path in reversed(self.manager.checkpoints):
+            try:
+                self.checkpoint.restore(path).assert_consumed()
+            except DAMAGED_CHECKPOINT_ERRORS as error:
+                damaged.append(f"{path} ({type(error).__name__}: {error})")
+                continue
+            except (AssertionError, ValueError) as error:
+                raise ValueError(
+                    f"the checkpoint {path} does not match the model being trained ({error}); "
+                    f"delete {self.directory} to train from the start."
+                ) from error
+            if damaged:
+                warnings.warn(
+                    f"skipped the damaged checkpoint(s) {'; '.join(damaged)}; resuming from {path}",
+                    stacklevel=2,
+                )
+            return self.progress.epochs
+        if damaged:
             raise ValueError(
-                f"the checkpoint {latest} does not match the model being trained ({error}); "
-                f"delete {self.directory} to train from the start."
-            ) from error
-        return self.progress.epochs
+                f"every kept checkpoint is damaged: {'; '.join(damaged)}. Delete "
+                f"{self.directory} to train from the start."
+            )
+        return 0
 
     def save(self, epoch, logs):
         """Checkpoint the state at the end of `epoch` (0-based) with its logs."""

@@ -56,10 +56,15 @@ def prepare(config):
     precision.set_policy(config.mixed_precision)
     strategy = get_strategy(config.strategy, config.tpu)
     keras.utils.set_random_seed(config.seed)
-    splits = data.load(
+    return Context(load_splits(config), strategy)
+
+
+def load_splits(config):
+    """The data of ``config.dataset`` (`data.load`), split with ``config.seed``."""
+    return data.load(
         config.dataset.name,
         seed=config.seed,
         imbalance_ratio=config.dataset.imbalance_ratio,
         data_dir=config.dataset.data_dir,
+        full_test_set=config.dataset.get("full_test_set", False),
     )
-    return Context(splits, strategy)

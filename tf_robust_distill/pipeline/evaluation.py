@@ -5,6 +5,8 @@ import numpy as np
 from tf_robust_distill import data, estimators, metrics
 
 EVALUATED_SPLITS = ("val", "test")
+TOP_K = 5
+"""Top-k accuracy is reported with more than this many classes (SoTeacher's top-5)."""
 
 
 def default_worst_k(num_classes):
@@ -13,8 +15,14 @@ def default_worst_k(num_classes):
 
 
 def classification_report(labels, probs, num_classes, worst_k=None):
-    """accuracy, balanced_accuracy, worst1/worstk accuracy, per_class_recall, ece, nll."""
+    """accuracy, balanced_accuracy, worst1/worstk accuracy, per_class_recall, ece, nll, and
+    top5_accuracy with more than 5 classes."""
     k = worst_k or default_worst_k(num_classes)
+    top_k = (
+        {f"top{TOP_K}_accuracy": metrics.top_k_accuracy(labels, probs, TOP_K)}
+        if num_classes > TOP_K
+        else {}
+    )
     return {
         "accuracy": metrics.accuracy(labels, probs),
         "balanced_accuracy": metrics.balanced_accuracy(labels, probs, num_classes),
@@ -24,6 +32,7 @@ def classification_report(labels, probs, num_classes, worst_k=None):
         "per_class_recall": metrics.per_class_recall(labels, probs, num_classes).tolist(),
         "ece": metrics.expected_calibration_error(labels, probs),
         "nll": metrics.nll(labels, probs),
+        **top_k,
     }
 
 

@@ -7,20 +7,22 @@ model is built, compiled and fitted by the spine of both jobs (`training`).
 """
 
 import dataclasses
-import os
+import json
 import time
 
 import numpy as np
 
-from tf_robust_distill import reporting
+from tf_robust_distill import precision, reporting
 from tf_robust_distill.distribute import worker_directory
 from tf_robust_distill.objectives import registry
-from tf_robust_distill.pipeline import checkpointing, config_checks
-from tf_robust_distill.pipeline.context import Context
+from tf_robust_distill.pipeline import config_checks, workdir_lock
+from tf_robust_distill.pipeline.context import Context, load_splits
 from tf_robust_distill.pipeline.context import prepare as prepare_context
 from tf_robust_distill.pipeline.evaluation import agreement, evaluate
 from tf_robust_distill.pipeline.student import distill_selecting_temperature, temperatures
 from tf_robust_distill.pipeline.teacher import teacher_for
+
+STUDENT_FILE = "student.keras"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +42,9 @@ class JobResult:
 
 
 def check(config):
-    """Fail before any work on a bad objective, option or temperature of either role."""
+    """Fail before any work on a bad objective, option or temperature of either role, or
+    a number of epochs that trains nothing."""
+    config_checks.check_epochs(config.train.epochs, "train.epochs")
     config_checks.check_objective(config.teacher, "teacher", registry.TEACHER)
     config_checks.check_objective(
         config.student, "student", registry.STUDENT, config_checks.UNTRAINED_STUDENTS
@@ -48,10 +52,38 @@ def check(config):
     temperatures(config)
 
 
+def check_data(config, splits):
+    """Fail before any work on what the data makes wrong: no step in an epoch (a batch
+    larger than the training split with drop_remainder), eval.worst_k beyond the classes,
+    a validation split without a class that post-shift or one-hot DRO risks need."""
+    config_checks.check_steps(config.train, len(splits.train_labels), "the training split")
+    config_checks.check_worst_k(config.eval.worst_k, splits.num_classes)
+    for name, role in (("teacher", registry.TEACHER), ("student", registry.STUDENT)):
+        config_checks.check_validation_classes(
+            config[name], name, role, splits.val_labels, splits.num_classes
+        )
+
+
+def check_runs(configs):
+    """Every check of `prepare` for each of `configs`, before any of them runs: what a grid
+    does before its first cell. The data is loaded once per dataset section and seed."""
+    for config in configs:
+        check(config)
+    loaded = {}
+    for config in configs:
+        key = json.dumps([config.dataset.to_dict(), config.seed], sort_keys=True, default=str)
+        if key not in loaded:
+            loaded[key] = load_splits(config)
+        check_data(config, loaded[key])
+
+
 def prepare(config):
-    """Check the config, pick the strategy, seed, load the data. Nothing is written."""
+    """Check the config, pick the strategy, seed, load the data, check it against the
+    config. Nothing is written."""
     check(config)
-    return prepare_context(config)
+    context = prepare_context(config)
+    check_data(config, context.splits)
+    return context
 
 
 def dataset_summary(splits):
@@ -65,8 +97,13 @@ def dataset_summary(splits):
     }
 
 
+@precision.keeps_caller_policy
 def run(config, workdir, teacher_dir=None):
     """Run the job described by `config` (configs/distill.py) and write results in `workdir`.
+
+    One job at a time per workdir (`workdir_lock`): a second job on `workdir` fails at
+    once; one on the same `teacher_dir` waits for the first. The caller's Keras dtype
+    policy is restored at the end.
 
     Args:
       teacher_dir: where the teacher and its labels are kept (default `workdir`); grids
@@ -80,8 +117,14 @@ def run(config, workdir, teacher_dir=None):
     # Multi-worker: only the chief writes here; the others write in copies (distribute.py).
     teacher_dir = teacher_dir and worker_directory(teacher_dir, context.strategy, copy=True)
     workdir = worker_directory(workdir, context.strategy, copy=True)
-    os.makedirs(workdir, exist_ok=True)
-    context, teacher = teacher_for(config, context, teacher_dir or workdir)
+    with workdir_lock.locked(workdir, shared=teacher_dir):
+        return train_and_publish(config, context, workdir, teacher_dir or workdir, started)
+
+
+def train_and_publish(config, context, workdir, teacher_dir, started):
+    """The teacher (stored or trained), the student, their evaluation, and the run's
+    files published in `workdir` as one unit (`reporting.write_run`), results.json last."""
+    context, teacher = teacher_for(config, context, teacher_dir)
     results = {"config": config.to_dict(), "dataset": dataset_summary(context.splits)}
     results["teacher"], teacher_probs = evaluate(teacher, context, config)
     student = None
@@ -90,10 +133,13 @@ def run(config, workdir, teacher_dir=None):
             config, context, workdir
         )
         results["agreement"] = agreement(teacher_probs, student_probs)
-        if student is not None:
-            checkpointing.save_model(student, os.path.join(workdir, "student.keras"))
     results["seconds"] = time.time() - started
-    table = reporting.write_run(results, workdir, list(context.splits.class_names))
+    table = reporting.write_run(
+        results,
+        workdir,
+        list(context.splits.class_names),
+        models={STUDENT_FILE: None if student is None else student.save},
+    )
     histories = {
         role: getattr(getattr(model, "history", None), "history", {})
         for role, model in (("teacher", teacher), ("student", student))

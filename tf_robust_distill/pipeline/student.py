@@ -1,5 +1,6 @@
-"""The main job's student: distilled from the cached teacher labels, at one temperature or
-the best of the paper's candidates."""
+"""The main job's student: distilled from the cached teacher labels (or from the teacher run
+in its step, ``student.online_teacher``), at one temperature or the best of the paper's
+candidates."""
 
 import keras
 import numpy as np
@@ -7,8 +8,13 @@ import numpy as np
 from tf_robust_distill import checks, data, posthoc
 from tf_robust_distill.grid import with_overrides
 from tf_robust_distill.objectives import class_priors_from_probs, registry
+from tf_robust_distill.objectives.online_teacher import OnlineTeacher
 from tf_robust_distill.pipeline.cache_paths import teacher_cache_path
-from tf_robust_distill.pipeline.config_checks import POST_SHIFT, validation_labels
+from tf_robust_distill.pipeline.config_checks import (
+    POST_SHIFT,
+    uses_teacher_validation,
+    validation_labels,
+)
 from tf_robust_distill.pipeline.evaluation import EVALUATED_SPLITS, evaluate, report
 from tf_robust_distill.pipeline.role_training import train_role
 from tf_robust_distill.temperature import candidate_temperatures, select_temperature
@@ -53,7 +59,8 @@ def feature_kind(config):
 def derived_arguments(config, context, features):
     """What a student objective may need: π̂ = the teacher's training marginal at the
     student's temperature (robust distillation §4), N, the validation labels, the
-    temperature, and the widths of the teacher's `features` on the training split."""
+    temperature, and the widths of the teacher's `features` (the cached training split's
+    `TeacherFeatures`, or the `OnlineTeacher`)."""
     section = config.student
     return {
         "class_priors": lambda: class_priors_from_probs(
@@ -62,15 +69,45 @@ def derived_arguments(config, context, features):
         "num_train_examples": lambda: len(context.splits.train_labels),
         "validation_labels": lambda: validation_labels(section, registry.STUDENT),
         "temperature": lambda: section.temperature,
-        "teacher_feature_dim": lambda: features["train"].values.shape[1],
-        "teacher_spatial_shapes": lambda: features["train"].spatial_shapes,
+        "teacher_feature_dim": lambda: (
+            features.feature_dim
+            if isinstance(features, OnlineTeacher)
+            else features["train"].values.shape[1]
+        ),
+        "teacher_spatial_shapes": lambda: (
+            features.spatial_shapes
+            if isinstance(features, OnlineTeacher)
+            else features["train"].spatial_shapes
+        ),
     }
 
 
+def online_teacher(config, context, kind):
+    """The `OnlineTeacher` of ``config.student``: the teacher at the student's temperature."""
+    section = config.student
+    if section.hard_labels:
+        raise ValueError(
+            "student.online_teacher computes teacher probabilities in the step; it does not "
+            "take student.hard_labels = True (use the cached teacher labels)."
+        )
+    options = section.objective_kw
+    stages = {"stages": tuple(options.stages)} if "stages" in options else {}
+    with context.strategy.scope():
+        return OnlineTeacher(context.teacher, section.temperature, kind, **stages)
+
+
 def student_for(config, context, workdir):
-    """A student distilled from ``context.teacher_labels`` with ``config.student``."""
+    """A student distilled from ``context.teacher_labels`` with ``config.student``, or, with
+    ``student.online_teacher``, from the teacher run on each (augmented) batch."""
     section, seed = config.student, student_seed(config)
     keras.utils.set_random_seed(seed)
+    kind = feature_kind(config)
+    if section.online_teacher:
+        teacher = online_teacher(config, context, kind)
+        derived = derived_arguments(config, context, teacher)
+        return train_role(
+            "student", config, context, workdir, derived=derived, seed=seed, online_teacher=teacher
+        )
     arrays = {
         split: {
             "teacher_probs": context.teacher_probs(split, section.temperature, section.hard_labels)
@@ -78,7 +115,6 @@ def student_for(config, context, workdir):
         for split in TRAINING_SPLITS
     }
     features = {}
-    kind = feature_kind(config)
     if kind is not None:
         for split in TRAINING_SPLITS:
             features[split] = teacher_features(config, context, split, kind)
@@ -116,22 +152,23 @@ def distill(config, context, workdir):
 
 
 def temperatures(config):
-    """The student temperatures to try: the configured one, or the paper's candidates."""
+    """The student temperatures to try: the configured one, or the paper's candidates
+    (with 0.1 only for a student whose multipliers read teacher-labeled validation)."""
     temperature = config.student.temperature
     if temperature == "auto":
-        return candidate_temperatures(config.student.validation_labels)
+        labels = uses_teacher_validation(config.student, registry.STUDENT)
+        return candidate_temperatures("teacher" if labels else "one_hot")
     if not checks.is_real(temperature):
         raise ValueError(f"student.temperature must be a number > 0 or 'auto', got {temperature!r}")
-    if not temperature > 0:
-        raise ValueError(f"student.temperature must be > 0, got {temperature}")
-    return (float(temperature),)
+    return (checks.check_temperature(temperature, "student.temperature"),)
 
 
 def distill_selecting_temperature(config, context, workdir):
     """`distill` at each candidate temperature; keeps the best validation worst-class accuracy.
 
-    Robust distillation paper §6: T in {1, 3, 5} (plus 0.1 with teacher-labeled
-    validation), chosen by the student's worst-class accuracy on the validation set.
+    Robust distillation paper §6: T in {1, 3, 5} (plus 0.1 "when teacher labels are
+    applied to the validation set"), chosen by the student's worst-class accuracy on the
+    validation set.
     """
     candidates = {}
     for temperature in temperatures(config):

@@ -10,6 +10,7 @@ those the objective declares in the registry are computed.
 
 from tf_robust_distill import data, nets
 from tf_robust_distill.data.selection import num_examples
+from tf_robust_distill.nets.weight_decay import decay_every_weight
 from tf_robust_distill.objectives import registry
 from tf_robust_distill.optim import make_optimizer, steps_per_epoch
 from tf_robust_distill.pipeline import checkpointing
@@ -18,7 +19,8 @@ from tf_robust_distill.pipeline import checkpointing
 def build_backbone(section, context, checkpoint=None):
     """A new net of the role section ``section`` (logits), with `checkpoint`'s weights if given.
 
-    Call inside ``context.strategy.scope()``.
+    ``section.weight_decay`` decays the kernels; with ``section.decay_all_weights`` every
+    parameter (`nets.weight_decay`). Call inside ``context.strategy.scope()``.
     """
     splits = context.splits
     backbone = nets.get(
@@ -28,6 +30,8 @@ def build_backbone(section, context, checkpoint=None):
         weight_decay=section.weight_decay,
         **section.net_options.to_dict(),
     )
+    if section.get("decay_all_weights", False):
+        decay_every_weight(backbone, section.weight_decay)
     if checkpoint is not None:
         backbone.load_weights(checkpoint)
     return backbone

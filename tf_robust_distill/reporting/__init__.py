@@ -4,7 +4,8 @@ Every number a run reports is written here by code, from the dict that
 `tf_robust_distill.pipeline` returns. One module per concern:
 
 - ``tables``: ``markdown_table`` of a run's results, ``markdown_rows`` of any rows.
-- ``statistics``: ``mean_and_stderr``, ``format_mean``, ``pareto_front``.
+- ``statistics``: ``mean_and_stderr``, ``format_mean``, ``paired_difference``,
+  ``format_difference``, ``pareto_front``.
 - ``histories``: ``logged_multipliers``, the λ a Keras History logged.
 - ``plots``: one module per plot, each returning a ``matplotlib.figure.Figure``
   (no pyplot state, no backend chosen at import).
@@ -26,17 +27,25 @@ from tf_robust_distill.reporting.plots import (
     plot_reliability,
 )
 from tf_robust_distill.reporting.run_files import write_multiplier_plots, write_run
-from tf_robust_distill.reporting.statistics import format_mean, mean_and_stderr, pareto_front
+from tf_robust_distill.reporting.statistics import (
+    format_difference,
+    format_mean,
+    mean_and_stderr,
+    paired_difference,
+    pareto_front,
+)
 from tf_robust_distill.reporting.tables import TABLE_METRICS, markdown_rows, markdown_table
 
 __all__ = [
     "TABLE_METRICS",
     "ece_of_bins",
+    "format_difference",
     "format_mean",
     "logged_multipliers",
     "markdown_rows",
     "markdown_table",
     "mean_and_stderr",
+    "paired_difference",
     "pareto_front",
     "plot_accuracy_vs_labeled",
     "plot_multipliers",

@@ -8,14 +8,36 @@ from tf_robust_distill.reporting.plots import plot_multipliers, plot_per_class_r
 from tf_robust_distill.reporting.tables import markdown_table
 
 
-def write_run(results, workdir, class_names=None):
-    """results.json, results.md and per_class_recall.png in `workdir`; returns the table."""
-    files.write_json(results, os.path.join(workdir, "results.json"))
+def write_run(results, workdir, class_names=None, models=None):
+    """results.json, results.md and per_class_recall.png in `workdir`; returns the table.
+
+    The files are published as one unit with the `models` (`files.atomic_group`): nothing
+    is replaced until every file is written, and results.json is renamed into place last,
+    so a run that fails while writing keeps the previous run's files, and a crash between
+    the renames leaves no results.json rather than old results beside a new model.
+
+    Args:
+      models: {file name: function that writes that file to the path it is given}, e.g.
+        ``{"student.keras": student.save}``; a name mapped to None is removed (the model
+        of an earlier run that this run does not have).
+    """
+    models = models or {}
     table = markdown_table(results)
-    files.write_text(table, os.path.join(workdir, "results.md"))
-    plot_per_class_recall(
-        results, os.path.join(workdir, "per_class_recall.png"), "test", class_names
-    )
+    written = {name: write for name, write in models.items() if write is not None}
+    paths = [
+        os.path.join(workdir, name) for name in [*written, "results.md", "per_class_recall.png"]
+    ]
+    stale = [os.path.join(workdir, name) for name, write in models.items() if write is None]
+    seal = os.path.join(workdir, "results.json")
+    with files.atomic_group(paths, seal, remove=stale) as partial:
+        for name, write in written.items():
+            write(partial[os.path.join(workdir, name)])
+        with open(partial[os.path.join(workdir, "results.md")], "w") as handle:
+            handle.write(table)
+        plot_per_class_recall(
+            results, partial[os.path.join(workdir, "per_class_recall.png")], "test", class_names
+        )
+        files.write_json(results, partial[seal])
     return table
 
 

@@ -1,4 +1,5 @@
-"""Summaries of repeated runs: mean ± standard error, and the Pareto front of two scores."""
+"""Summaries of repeated runs: mean ± standard error, paired differences, and the Pareto
+front of two scores."""
 
 import numpy as np
 
@@ -18,6 +19,28 @@ def format_mean(values, digits=4):
     """'mean ± stderr (n)': how the grids report repeated runs."""
     mean, stderr = mean_and_stderr(values)
     return f"{mean:.{digits}f} ± {stderr:.{digits}f} ({len(values)})"
+
+
+def paired_difference(values, baseline):
+    """Mean and standard error of the paired differences values_i − baseline_i.
+
+    Pairs share everything random but the compared arm (e.g. the same teacher seed and
+    student seed), so their difference removes the variation the arms share; its mean
+    over its standard error is the paired t statistic (``scipy.stats.ttest_rel``).
+    """
+    values, baseline = np.asarray(values, np.float64), np.asarray(baseline, np.float64)
+    if values.shape != baseline.shape or values.ndim != 1:
+        raise ValueError(
+            f"paired values need two 1-D arrays of one length, got {values.shape} "
+            f"and {baseline.shape}"
+        )
+    return mean_and_stderr(values - baseline)
+
+
+def format_difference(values, baseline, digits=3):
+    """'+mean ± stderr (n pairs)' of `paired_difference`."""
+    mean, stderr = paired_difference(values, baseline)
+    return f"{mean:+.{digits}f} ± {stderr:.{digits}f} ({len(values)} pairs)"
 
 
 def pareto_front(points):

@@ -22,6 +22,7 @@ are ``config.student.temperature`` and ``hard_labels``; the rest lives in
 """
 
 from tf_robust_distill import data
+from tf_robust_distill.pipeline import config_checks
 from tf_robust_distill.pipeline.context import prepare as prepare_context
 from tf_robust_distill.pipeline.unlabeled.labeled_stage import (
     LabeledStage,
@@ -32,22 +33,43 @@ from tf_robust_distill.pipeline.unlabeled.settings import check_settings
 from tf_robust_distill.pipeline.unlabeled.training_set import StudentTrainingSet
 from tf_robust_distill.pipeline.unlabeled.trial import distill, run_trial
 
+SETS = ("labeled", "validation", "unlabeled")
+
 
 def prepare(config, num_labeled_values=None):
     """Check the settings, pick the strategy, seed, load the data and check the split sizes.
 
     Args:
       num_labeled_values: every N the caller will use (a grid's sizes); default
-        ``[config.unlabeled.num_labeled]``. Each must leave room for V.
+        ``[config.unlabeled.num_labeled]``. Each must leave room for V of at least 2
+        examples (SLaM's isotonic fit, the k-NN weights) and a non-empty U, and A must
+        fill a batch when ``train.drop_remainder`` is set.
 
     Returns:
       a `Context`; nothing is written.
     """
     check_settings(config)
     context = prepare_context(config)
+    config_checks.check_worst_k(config.eval.worst_k, context.splits.num_classes)
     for num_labeled in num_labeled_values or [config.unlabeled.num_labeled]:
-        data.split_labeled(context.splits.train, num_labeled, config.unlabeled.validation_size, 0)
+        split = data.split_labeled(
+            context.splits.train, num_labeled, config.unlabeled.validation_size, 0
+        )
+        check_split_sizes(config, split)
     return context
+
+
+def check_split_sizes(config, split):
+    """Raise if V has fewer than 2 examples, U none, or A no batch with drop_remainder."""
+    sizes = {name: len(getattr(split, f"{name}_positions")) for name in SETS}
+    if sizes["validation"] < 2 or sizes["unlabeled"] < 1:
+        raise ValueError(
+            f"A of {sizes['labeled']} examples leaves V = {sizes['validation']} and "
+            f"U = {sizes['unlabeled']} examples; the job needs at least 2 validation examples "
+            "(unlabeled.validation_size) and at least one unlabeled example: lower "
+            "unlabeled.num_labeled or unlabeled.validation_size"
+        )
+    config_checks.check_steps(config.train, sizes["labeled"], "the labeled set A")
 
 
 __all__ = [

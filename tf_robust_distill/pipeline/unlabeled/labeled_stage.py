@@ -2,9 +2,10 @@
 
 Weighted paper Algorithm 1 line 1 and SLaM Algorithm 1: a teacher and a student are
 trained on A with the cross-entropy on the true labels. Both are stored in a directory
-keyed by everything that determines them, so every trial and every objective reuses
-them: the teacher's labels of the whole training set (one bulk inference, cached beside
-it), and the pre-trained student's weights as the start of every distillation.
+keyed by everything that determines them (their config and the fingerprint of A), so
+every trial and every objective reuses them: the teacher's labels of the whole training
+set (one bulk inference, cached beside it), and the pre-trained student's weights as the
+start of every distillation.
 """
 
 import dataclasses
@@ -16,6 +17,7 @@ import keras
 import ml_collections
 
 from tf_robust_distill import data, files, reporting
+from tf_robust_distill.data.fingerprint import dataset_fingerprint
 from tf_robust_distill.distribute import worker_directory
 from tf_robust_distill.pipeline import checkpointing, training
 from tf_robust_distill.pipeline.cache_paths import teacher_cache_path
@@ -54,8 +56,24 @@ def stored_directory(root, role, description):
 
 
 def load_backbone(config, context, role, weights_path):
+    """The stored net of `role` trained on A.
+
+    Raises:
+      ValueError: the weights file is damaged (e.g. truncated), naming it and the remedy.
+    """
     with context.strategy.scope():
-        return training.build_backbone(config[role], context, weights_path)
+        try:
+            return training.build_backbone(config[role], context, weights_path)
+        except OSError as error:
+            raise ValueError(
+                f"{weights_path} is not a readable weights file ({error}); "
+                f"{retrain_remedy(weights_path)}"
+            ) from error
+
+
+def retrain_remedy(path):
+    """What to do with a damaged file of a stored stage: delete its directory."""
+    return f"delete {os.path.dirname(path)} to train it on the labeled set again."
 
 
 def trained_on_labeled(role, config, context, split, root):
@@ -77,13 +95,14 @@ def trained_on_labeled(role, config, context, split, root):
         "dataset": config.dataset.to_dict(),
         "train": config.train.to_dict(),
         "seed": config.seed,
+        "data": dataset_fingerprint(split.labeled),
     }
     directory = stored_directory(root, role, description)
     weights_path = os.path.join(directory, WEIGHTS_FILE)
     report_path = os.path.join(directory, REPORT_FILE)
     if os.path.exists(report_path):
-        with open(report_path) as handle:
-            return load_backbone(config, context, role, weights_path), directory, json.load(handle)
+        report = files.read_json(report_path, retrain_remedy(report_path))
+        return load_backbone(config, context, role, weights_path), directory, report
     keras.utils.set_random_seed(config.seed)
     model = training.build_model(
         config, context, "teacher", labeled_section(config[role]), train_size=num_labeled

@@ -2,7 +2,7 @@
 
 from tf_robust_distill import checks, estimators
 from tf_robust_distill.objectives import registry
-from tf_robust_distill.pipeline.config_checks import check_objective
+from tf_robust_distill.pipeline.config_checks import check_epochs, check_objective
 
 # Teacher and pre-trained student learn A with the cross-entropy on the true labels.
 LABELED_OBJECTIVE = "std"
@@ -16,20 +16,30 @@ def check_settings(config):
             f"teacher.objective={config.teacher.objective!r}"
         )
     check_objective(config.student, "student", registry.UNLABELED_STUDENT)
+    check_epochs(config.train.epochs, "train.epochs")
+    check_epochs(config.unlabeled.labeled_epochs, "unlabeled.labeled_epochs")
     temperature = config.student.temperature
     if not checks.is_real(temperature):
         raise ValueError(f"student.temperature (t_B) must be a number > 0, got {temperature!r}")
-    if not temperature > 0:
-        raise ValueError(f"student.temperature (t_B) must be > 0, got {temperature!r}")
+    checks.check_temperature(temperature, "student.temperature (t_B)")
     settings = config.unlabeled
-    if settings.labeled_temperature is not None and not settings.labeled_temperature > 0:
-        raise ValueError(
-            "labeled_temperature (t_A) must be None (true labels on A) or > 0, got "
-            f"{settings.labeled_temperature!r}"
+    if settings.labeled_temperature is not None:
+        checks.check_temperature(
+            settings.labeled_temperature, "labeled_temperature (t_A, None: true labels on A)"
         )
     every = settings.weights_every_n_epochs
     if every is not None and (not checks.is_integer(every) or every < 1):
         raise ValueError(f"weights_every_n_epochs must be None or an integer >= 1, got {every!r}")
+    neighbors = settings.weights_num_neighbors
+    if neighbors is not None and (
+        not checks.is_integer(neighbors)
+        or neighbors < 1
+        or 2 * neighbors > settings.validation_size
+    ):
+        raise ValueError(
+            f"weights_num_neighbors must be None or an integer in [1, validation_size / 2], "
+            f"got {neighbors!r}"
+        )
     if settings.weights_confidence not in estimators.knn_weights.CONFIDENCES:
         raise ValueError(
             f"weights_confidence must be one of {sorted(estimators.knn_weights.CONFIDENCES)}, "

@@ -160,19 +160,22 @@ class StudentTrainingSet:
     def debiasing_update(self):
         """`DebiasingWeightUpdate` on V and U: once, or every ``weights_every_n_epochs``.
 
-        The teacher's probabilities are the labels the student trains on (Algorithm 2
-        compares the student with them), on V as on U.
+        Algorithm 2 reads the teacher's confidence (lines 5, 14) from its soft labels
+        softmax(f/t_B) on V and U, hard distillation included, and scores the student
+        against the labels it trains on (line 9: the one-hot argmax in hard distillation).
         """
         split, batch_size = self.split, self.batch_size
         return DebiasingWeightUpdate(
             data.evaluation_pipeline(split.validation, batch_size),
             self.context.splits.train_labels[split.validation_positions],
-            self.teacher_targets(split.validation_positions),
+            self.teacher_soft_labels(split.validation_positions),
             data.evaluation_pipeline(split.unlabeled, batch_size),
             self.unlabeled_rows,
-            self.teacher_probs[self.unlabeled_rows],
+            self.teacher_soft_labels(split.unlabeled_positions),
             every_n_epochs=self.settings.weights_every_n_epochs,
             confidence=self.settings.weights_confidence,
+            num_neighbors=self.settings.weights_num_neighbors,
+            training_targets_validation=self.teacher_targets(split.validation_positions),
         )
 
     def teacher_accuracy_on_unlabeled(self):

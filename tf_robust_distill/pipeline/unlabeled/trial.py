@@ -6,6 +6,7 @@ import time
 import keras
 
 from tf_robust_distill import data
+from tf_robust_distill.data.fingerprint import dataset_fingerprint
 from tf_robust_distill.objectives import registry
 from tf_robust_distill.pipeline import checkpointing, training
 from tf_robust_distill.pipeline.evaluation import evaluate
@@ -13,10 +14,12 @@ from tf_robust_distill.pipeline.unlabeled.labeled_stage import trial_split
 from tf_robust_distill.pipeline.unlabeled.training_set import StudentTrainingSet
 
 
-def derived_arguments(training_set):
+def derived_arguments(config, training_set):
     """What an objective may need: the size of the student's training set (its debiasing
-    weights) and the width of the teacher's "features" layer (VID)."""
+    weights), the width of the teacher's "features" layer (VID) and the temperature T of
+    the student's softmax (t_B, the teacher's too)."""
     return {
+        "temperature": lambda: config.student.temperature,
         "num_train_examples": lambda: training_set.num_examples,
         "teacher_feature_dim": lambda: training_set.teacher_feature_dim,
     }
@@ -40,7 +43,7 @@ def distill(config, context, stage, training_set):
         registry.UNLABELED_STUDENT,
         config.student,
         train_size=training_set.num_examples,
-        derived=derived_arguments(training_set),
+        derived=derived_arguments(config, training_set),
         checkpoint=stage.student_checkpoint,
     )
     debiased = getattr(model, "debiasing_weights", None) is not None
@@ -52,7 +55,12 @@ def distill(config, context, stage, training_set):
         epochs=config.train.epochs,
         seed=config.unlabeled.trial,
         directory=checkpointing.checkpoint_directory(
-            os.path.dirname(stage.teacher_directory), "student", checkpointing.run_settings(config)
+            os.path.dirname(stage.teacher_directory),
+            "student",
+            {
+                "config": checkpointing.run_settings(config),
+                "data": dataset_fingerprint(training_set.dataset),
+            },
         ),
         name=f"student ({config.student.objective})",
         per_example=training_set.per_example(model.required_targets),

@@ -1,0 +1,66 @@
+"""Validation-driven selection of hyperparameters: a grid of named options, scored on V.
+
+The papers pick several hyperparameters by a search (SLaM App. D.1: the VID coefficient,
+PolyLoss's ε, weighted distillation's refresh interval; robust distillation §6: T and
+α^t/α^s on validation). `select` trains one candidate per point of the grid, scores each
+on a validation set by one named metric, and returns the record a results file keeps:
+the search's name, the metric, every candidate with its score, and the winner.
+"""
+
+import itertools
+import math
+
+
+def grid_candidates(options):
+    """Every combination of `options` ({name: [values]}), in the grid's order, as dicts."""
+    names = list(options)
+    for name in names:
+        if not len(options[name]):
+            raise ValueError(f"option {name!r} has no candidate values")
+    return [
+        dict(zip(names, values, strict=True)) for values in itertools.product(*options.values())
+    ]
+
+
+def select(name, options, train_and_score, metric, higher_is_better=True):
+    """Train and score every candidate of `options`; the best score wins (first on ties).
+
+    Args:
+      name: what is selected (recorded), e.g. "vid coefficient".
+      options: {option: [candidate values]}; the grid is their product.
+      train_and_score: candidate dict -> {metric: value, ...} on the validation set.
+      metric: the key of the returned scores that decides (e.g. "accuracy").
+      higher_is_better: False for a loss.
+
+    Returns:
+      {"name", "metric", "higher_is_better", "candidates": [dict], "scores": [float],
+      "winner": dict, "winner_score": float}: JSON-able.
+
+    Raises:
+      ValueError: no candidates, a score without `metric`, or no finite score.
+    """
+    candidates = grid_candidates(options)
+    if not candidates:
+        raise ValueError(f"{name}: no candidates")
+    scores = []
+    for candidate in candidates:
+        result = train_and_score(dict(candidate))
+        if metric not in result:
+            raise ValueError(
+                f"{name}: the score of {candidate} has no {metric!r}; it has {sorted(result)}"
+            )
+        scores.append(float(result[metric]))
+    finite = [i for i, score in enumerate(scores) if math.isfinite(score)]
+    if not finite:
+        raise ValueError(f"{name}: no candidate has a finite {metric}: {scores}")
+    sign = 1.0 if higher_is_better else -1.0
+    best = max(finite, key=lambda i: (sign * scores[i], -i))
+    return {
+        "name": name,
+        "metric": metric,
+        "higher_is_better": bool(higher_is_better),
+        "candidates": candidates,
+        "scores": scores,
+        "winner": candidates[best],
+        "winner_score": scores[best],
+    }
