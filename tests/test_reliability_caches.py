@@ -64,6 +64,25 @@ def test_the_fingerprint_hashes_every_byte_in_order_whatever_the_batching():
     assert len(set(fingerprints.values())) == len(others)
 
 
+def test_a_dataset_object_is_read_once_for_its_fingerprint():
+    x, y = _examples()
+    reads = []
+
+    def read(features):
+        reads.append(len(features))
+        return features
+
+    counted = (
+        _dataset(x, y)
+        .batch(N)
+        .map(lambda a, b: (tf.numpy_function(read, [a], tf.float32), b))
+        .unbatch()
+    )
+    first = dataset_fingerprint(counted)
+    assert dataset_fingerprint(counted) == first == dataset_fingerprint(_dataset(x, y))
+    assert reads == [N]
+
+
 @pytest.mark.parametrize("other", ["shuffled", "another dataset of equal size"])
 def test_a_label_cache_of_other_data_of_the_same_size_is_refused(tmp_path, other):
     x, y = _examples()

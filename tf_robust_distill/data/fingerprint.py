@@ -12,6 +12,7 @@ order all give another fingerprint.
 """
 
 import hashlib
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -49,9 +50,21 @@ class DataFingerprint:
         return total.hexdigest()
 
 
+_FINGERPRINTS = weakref.WeakKeyDictionary()
+"""dataset object -> its fingerprint: a job keys its teacher, its caches and each fit's
+checkpoints by the same splits, which are read once."""
+
+
 def dataset_fingerprint(dataset):
-    """The `DataFingerprint` of an unbatched, finite ``tf.data.Dataset``, in one pass over it."""
-    fingerprint = DataFingerprint()
-    for batch in dataset.batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
-        fingerprint.update(batch)
-    return fingerprint.hexdigest()
+    """The `DataFingerprint` of an unbatched, finite ``tf.data.Dataset``, in one pass over it.
+
+    Computed once per dataset object in a process (a dataset yields the same elements at
+    every pass; one built from files that change must be built again, as `data.load` does
+    at every job start).
+    """
+    if dataset not in _FINGERPRINTS:
+        fingerprint = DataFingerprint()
+        for batch in dataset.batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
+            fingerprint.update(batch)
+        _FINGERPRINTS[dataset] = fingerprint.hexdigest()
+    return _FINGERPRINTS[dataset]

@@ -25,19 +25,33 @@ from tf_robust_distill.objectives.base import PACKAGE, DistillationModel
 from tf_robust_distill.objectives.registry import register
 from tf_robust_distill.objectives.tempered import TemperedStudent
 
-TEMPERATURE = ("temperature",)
-"""Every name reads the unlabeled job's ``student.temperature``."""
+LOSS_VARIANTS = {
+    "taylor_ce": {"base_loss": "taylor"},
+    "poly": {"base_loss": "poly"},
+    "fidelity": {"base_loss": "xent", "use_fidelity_weights": True},
+}
+"""The noise-robust losses SLaM compares with (§4.2) and composes with (App. D.4, D.6)."""
 
 
-@register("taylor_ce", roles=("unlabeled_student",), derived=TEMPERATURE, base_loss="taylor")
-@register("poly", roles=("unlabeled_student",), derived=TEMPERATURE, base_loss="poly")
-@register(
-    "fidelity",
-    roles=("unlabeled_student",),
-    derived=TEMPERATURE,
-    base_loss="xent",
-    use_fidelity_weights=True,
-)
+def register_loss_variants(prefix="", **plain):
+    """Register a class as an unlabeled student under ``prefix + name`` for every
+    `LOSS_VARIANTS` name (and under ``prefix`` alone with `plain`'s fixed arguments, if
+    given); every name reads the unlabeled job's ``student.temperature``."""
+
+    def decorate(model_class):
+        variants = {prefix + name: fixed for name, fixed in LOSS_VARIANTS.items()}
+        if plain:
+            variants[prefix.rstrip("_")] = plain
+        for name, fixed in variants.items():
+            register(name, roles=("unlabeled_student",), derived=("temperature",), **fixed)(
+                model_class
+            )
+        return model_class
+
+    return decorate
+
+
+@register_loss_variants()
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class RobustLossModel(TemperedStudent, DistillationModel):
     """w(x) · ℓ(y, f(x)/T) over all examples: distillation with a noise-robust loss ℓ.
@@ -99,16 +113,7 @@ class RobustLossModel(TemperedStudent, DistillationModel):
         }
 
 
-@register("slam", roles=("unlabeled_student",), derived=TEMPERATURE, base_loss="xent")
-@register("slam_taylor_ce", roles=("unlabeled_student",), derived=TEMPERATURE, base_loss="taylor")
-@register("slam_poly", roles=("unlabeled_student",), derived=TEMPERATURE, base_loss="poly")
-@register(
-    "slam_fidelity",
-    roles=("unlabeled_student",),
-    derived=TEMPERATURE,
-    base_loss="xent",
-    use_fidelity_weights=True,
-)
+@register_loss_variants("slam_", base_loss="xent")
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SLaMModel(RobustLossModel):
     """SLaM: ℓ(y, f(x)) on labeled examples, ℓ(y, mix(f(x); α(x), k(x))) on teacher-labeled ones.
