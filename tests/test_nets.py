@@ -40,6 +40,7 @@ def test_names_are_the_sorted_registered_nets():
         "resnet34",
         "resnet50",
         "resnet56",
+        "resnet8",
         "resnet8x4",
         "shufflenet_v2",
         "wrn_16_2",
@@ -142,18 +143,32 @@ def test_mobilenet_alpha_scales_the_width_of_every_layer():
     assert built("mobilenet", 10, CIFAR, alpha=2).get_layer("stage4").output.shape[-1] == 2048
 
 
-@pytest.mark.parametrize("name, blocks_per_stage", [("resnet20", 3), ("resnet110", 18)])
+@pytest.mark.parametrize(
+    "name, blocks_per_stage, options, base",
+    [
+        ("resnet8", 1, {}, 16),
+        ("resnet8", 1, {"base_width": 8}, 8),
+        ("resnet20", 3, {}, 16),
+        ("resnet110", 18, {}, 16),
+    ],
+)
 def test_option_a_resnets_have_exactly_the_parameters_of_their_plain_counterparts(
-    name, blocks_per_stage
+    name, blocks_per_stage, options, base
 ):
     # He et al. (2016), Sec. 4.2: with option A the residual nets have "exactly the same depth,
     # width, and number of parameters as the plain counterparts".
-    plain = 3 * 3 * 3 * 16 + 2 * 16
-    for width_in, width in ((16, 16), (16, 32), (32, 64)):
+    plain = 3 * 3 * 3 * base + 2 * base
+    for width_in, width in ((base, base), (base, 2 * base), (2 * base, 4 * base)):
         plain += 9 * width_in * width + 9 * width * width + 4 * width
         plain += (blocks_per_stage - 1) * (18 * width * width + 4 * width)
-    plain += 64 * 10 + 10
-    assert trainable_parameters(built(name, 10, CIFAR)) == plain
+    plain += 4 * base * 10 + 10
+    assert trainable_parameters(built(name, 10, CIFAR, **options)) == plain
+
+
+@pytest.mark.parametrize("base_width", [0, 2.5, "8"])
+def test_resnet8_refuses_a_width_that_is_not_a_positive_integer(base_width):
+    with pytest.raises(ValueError, match="base_width must be a positive integer"):
+        nets.get("resnet8", 10, CIFAR, base_width=base_width)
 
 
 STAGES = [

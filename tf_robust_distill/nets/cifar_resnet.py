@@ -1,5 +1,8 @@
 """CIFAR ResNets: 3 stages of basic blocks on a 3x3 stem, global pooling, linear classifier.
 
+- ``resnet8``: the same family at n = 1 (one block per stage, 75k weights at 10
+  classes), with ``base_width`` (16: He et al.'s widths 16/32/64; 8 halves them):
+  not in He et al.'s tables; our CPU conv-net grids use it.
 - ``resnet20/32/56/110``: He et al., "Deep Residual Learning for Image
   Recognition" (CVPR 2016), Sec. 4.2: depth 6n+2, widths 16/32/64, option-A
   (zero-padding) shortcuts as in the paper, so that the parameter counts are
@@ -42,14 +45,14 @@ def cifar_resnet(num_classes, input_shape, *, name, depth, widths, shortcut, wei
     return keras.Model(inputs, outputs, name=name)
 
 
-def he_resnet(depth, num_classes, input_shape, *, name, weight_decay):
+def he_resnet(depth, num_classes, input_shape, *, name, weight_decay, widths=HE_WIDTHS):
     """A CIFAR ResNet of He et al. (2016): widths 16/32/64, option-A shortcuts."""
     return cifar_resnet(
         num_classes,
         input_shape,
         name=name,
         depth=depth,
-        widths=HE_WIDTHS,
+        widths=widths,
         shortcut="zero_pad",
         weight_decay=weight_decay,
     )
@@ -65,6 +68,18 @@ def crd_x4_resnet(depth, num_classes, input_shape, *, name, weight_decay):
         widths=CRD_X4_WIDTHS,
         shortcut="projection",
         weight_decay=weight_decay,
+    )
+
+
+@register("resnet8")
+def resnet8(num_classes, input_shape, *, name, weight_decay, base_width=16):
+    """ResNet-8: He et al.'s (2016) CIFAR family at depth 8 (n = 1), stage widths
+    ``base_width`` x (1, 2, 4)."""
+    if not isinstance(base_width, int) or base_width < 1:
+        raise ValueError(f"base_width must be a positive integer, got {base_width!r}.")
+    widths = (base_width, base_width, 2 * base_width, 4 * base_width)
+    return he_resnet(
+        8, num_classes, input_shape, name=name, weight_decay=weight_decay, widths=widths
     )
 
 
