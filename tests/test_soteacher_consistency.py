@@ -9,8 +9,10 @@ from tf_robust_distill.objectives.consistency import (
     SCHEDULES,
     consistency_loss,
     consistency_weight,
+    probabilities,
     running_mean_update,
 )
+from tf_robust_distill.softmax import softmax
 
 
 def paper_schedule(name, t, total, weight_max):
@@ -78,3 +80,10 @@ def test_consistency_loss_is_squared_l2_and_zero_without_earlier_prediction():
     count = np.array([0, 1, 7, 0], np.int32)
     expected = np.where(count > 0, ((prediction - mean) ** 2).sum(axis=1), 0.0)
     np.testing.assert_allclose(consistency_loss(prediction, mean, count), expected, rtol=1e-6)
+
+
+def test_probabilities_are_the_softmax_even_for_large_logits():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=5.0, size=(64, 10)).astype(np.float32)
+    logits[0] = [1000.0, -1000.0] + [0.0] * 8  # exp would overflow without the max shift
+    np.testing.assert_allclose(probabilities(logits).numpy(), softmax(logits), atol=1e-6)

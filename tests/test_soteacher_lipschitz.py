@@ -254,3 +254,60 @@ def test_gradient_is_the_subgradient_of_the_largest_column():
     channel = (np.abs(gamma) / np.sqrt(variance + EPSILON)).argmax()
     expected_gamma[channel] = np.sign(gamma[channel]) / np.sqrt(variance[channel] + EPSILON)
     np.testing.assert_allclose(gamma_grad.numpy(), expected_gamma, rtol=1e-5)
+
+
+def formula_term(layer, convolution):
+    """A layer's term written with TensorFlow ops as the module docstring states it."""
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return tf.reduce_max(tf.abs(layer.gamma) * tf.math.rsqrt(layer.moving_variance + EPSILON))
+    kernel = tf.convert_to_tensor(layer.kernel)
+    if isinstance(layer, keras.layers.Dense):
+        return tf.reduce_max(tf.reduce_sum(tf.abs(kernel), axis=1))
+    if convolution == "entrywise":
+        return tf.reduce_sum(tf.abs(kernel))
+    groups = getattr(layer, "groups", 1)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        groups = kernel.shape[-2]
+        kernel = tf.reshape(kernel, [*kernel.shape[:-2], 1, -1])
+    columns = tf.reshape(kernel, [-1, kernel.shape[-2], groups, kernel.shape[-1] // groups])
+    return tf.reduce_max(tf.reduce_sum(tf.abs(columns), axis=[0, 3]))
+
+
+def with_ties_and_zeros(layer):
+    """Input channel 1 the negation of channel 0 (a tie for the largest column, scaled up to
+    be it) and zeros in both: the subgradient's two corner cases."""
+    if isinstance(layer, keras.layers.BatchNormalization):
+        gamma = layer.gamma.numpy()
+        gamma[:2] = [5.0, -5.0]
+        layer.gamma.assign(gamma)
+        layer.moving_variance.assign(np.ones_like(gamma))
+        return
+    kernel = np.moveaxis(layer.kernel.numpy(), -2, 0)
+    kernel[0] = 10.0 * kernel[0]
+    kernel[0].flat[0] = 0.0
+    kernel[1] = -kernel[0]
+    layer.kernel.assign(np.moveaxis(kernel, 0, -2))
+
+
+@pytest.mark.parametrize("convolution", ["operator", "entrywise"])
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_gradient_equals_autodiff_of_the_formula_at_ties_and_zeros(name, convolution):
+    """The bound's hand-written gradient of Σ|K| is the one autodiff gives the formula:
+    split evenly over tied columns, 0 on zero weights."""
+    model, layer, _ = single_layer(name)
+    with_ties_and_zeros(layer)
+    with tf.GradientTape(persistent=True) as tape:
+        bound = lipschitz_upper_bound(model, convolution)
+        formula = formula_term(layer, convolution)
+    np.testing.assert_allclose(float(bound), float(formula), rtol=1e-6)
+    weights = layer.trainable_weights
+    for ours, reference in zip(
+        tape.gradient(bound, weights), tape.gradient(formula, weights), strict=True
+    ):
+        if reference is None:
+            assert ours is None
+        else:
+            np.testing.assert_array_equal(ours.numpy(), reference.numpy())
+    if name != "batch_norm" and convolution == "operator":
+        gradient = np.moveaxis(tape.gradient(bound, layer.kernel).numpy(), -2, 0)
+        assert gradient[0].flat[0] == 0.0 and np.abs(gradient[0]).max() > 0

@@ -36,10 +36,17 @@ def _buffer(model):
     return model.prediction_mean.numpy(), model.prediction_count.numpy()
 
 
-def test_loss_and_running_mean_match_numpy_over_shuffled_epochs():
-    """Step by step: the loss is CE + λ_CR(t)·‖p − mean of earlier p‖², the buffer that mean."""
+def _numpy_bound(backbone):
+    """ℓ_LR of the tiny dense net: Σ over its kernels of max_i Σ_j |W_ij| (App. C)."""
+    return sum(np.abs(layer.kernel.numpy()).sum(axis=1).max() for layer in backbone.layers[1:])
+
+
+@pytest.mark.parametrize("lipschitz_weight", [0.0, 0.05])
+def test_loss_and_running_mean_match_numpy_over_shuffled_epochs(lipschitz_weight):
+    """Step by step: the loss is CE + λ_CR(t)·‖p − mean of earlier p‖² + λ_LR·ℓ_LR (on the
+    weights before the step), the buffer that mean."""
     n, epochs = 20, 3
-    model = _model(n, lipschitz_weight=0.0, rampup_epochs=2)
+    model = _model(n, lipschitz_weight=lipschitz_weight, rampup_epochs=2)
     scheduler = ConsistencyWeightScheduler()
     scheduler.set_model(model)
     scheduler.set_params({"epochs": epochs})
@@ -57,9 +64,12 @@ def test_loss_and_running_mean_match_numpy_over_shuffled_epochs():
                 [((p - np.mean(history[i], axis=0)) ** 2).sum() if history[i] else 0.0
                  for i, p in zip(index, probs, strict=True)]
             )  # fmt: skip
+            bound = _numpy_bound(model.backbone)
             logs = model.train_on_batch(x, targets, return_dict=True)
             np.testing.assert_allclose(
-                logs["loss"], np.mean(cross_entropy + weight * consistency), rtol=1e-5
+                logs["loss"],
+                np.mean(cross_entropy + weight * consistency) + lipschitz_weight * bound,
+                rtol=1e-5,
             )
             for i, p in zip(index, probs, strict=True):
                 history[i].append(p)
@@ -112,6 +122,29 @@ def test_first_epoch_has_no_consistency_term():
     )
     np.testing.assert_allclose(history["loss"], [expected], rtol=1e-5)
     np.testing.assert_array_equal(model.prediction_count.numpy(), 1)
+
+
+def test_no_cr_trains_on_ce_and_lipschitz_and_leaves_the_buffer_empty():
+    """λ_CR^max = 0: the loss is CE + λ_LR·ℓ_LR, the weights those of the full model with
+    λ_CR held at 0, and the buffer is never written."""
+    n, lipschitz_weight = 20, 0.05
+    no_cr = _model(n, lipschitz_weight, consistency_weight_max=0.0)
+    full = _model(n, lipschitz_weight)
+    x, targets = examples(n)
+    for model in (no_cr, full):
+        model.consistency_weight.assign(0.0)
+        for _ in range(3):
+            bound = _numpy_bound(model.backbone)
+            logits = model.backbone(x).numpy().astype(np.float64)
+            cross_entropy = -np.log(_softmax(logits)[np.arange(n), targets["label"]])
+            logs = model.train_on_batch(x, targets, return_dict=True)
+            np.testing.assert_allclose(
+                logs["loss"], cross_entropy.mean() + lipschitz_weight * bound, rtol=1e-5
+            )
+    for a, b in zip(no_cr.backbone.get_weights(), full.backbone.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert not no_cr.prediction_count.numpy().any() and not no_cr.prediction_mean.numpy().any()
+    np.testing.assert_array_equal(full.prediction_count.numpy(), 3)
 
 
 def test_fit_given_a_callback_list_adds_the_default_callbacks_once():

@@ -2,6 +2,8 @@ r"""Speed and memory of the objectives against plain Keras (issue 7).
 
   python -m experiments.benchmark --quick --out=runs/benchmark
   python -m experiments.benchmark --out=runs/benchmark
+  python -m experiments.benchmark --out=runs/benchmark_soteacher \
+      --objectives=soteacher,soteacher_no_lr,soteacher_no_cr
 
 Writes OUT/benchmarks.json and OUT/benchmarks.md (the machine, TF and Keras versions
 and the command first) with:
@@ -19,6 +21,7 @@ and the command first) with:
   and the growth exponent (slope of log seconds against log N).
 - ``soteacher_buffer``: bytes of SoTeacher's prediction buffer against N.
 
+With ``--objectives`` only the step (and jit) ratios of the named objectives are measured.
 How steps are timed: see ``experiments.benchmark.timing``.
 """
 
@@ -33,6 +36,7 @@ from experiments.benchmark import multiplier_update
 from experiments.benchmark.batches import FixedBatches
 from experiments.benchmark.cached_teacher import TEACHER_PAIRS, cached_teacher_speedup
 from experiments.benchmark.estimator_scaling import estimator_scaling
+from experiments.benchmark.objective_table import OBJECTIVES
 from experiments.benchmark.report import machine, markdown_report
 from experiments.benchmark.settings import FULL, QUICK
 from experiments.benchmark.soteacher_buffer import soteacher_buffer
@@ -46,21 +50,34 @@ _QUICK = flags.DEFINE_bool(
     "noisier ratios.",
 )
 _OUT = flags.DEFINE_string("out", None, "Directory for benchmarks.json and benchmarks.md.")
+_OBJECTIVES = flags.DEFINE_list(
+    "objectives",
+    None,
+    "Measure only the train-step ratios of these objectives (names of the step table); "
+    "default: every objective and every other measurement.",
+)
 flags.mark_flag_as_required("out")
 
 
-def run(settings):
-    """Every measurement of the module docstring, as one JSON-able dict."""
+def run(settings, objectives=None):
+    """Every measurement of the module docstring, as one JSON-able dict.
+
+    With `objectives` (names of `OBJECTIVES`), only their step and jit ratios.
+    """
     start = time.perf_counter()
     results = {"machine": machine(), "settings": dataclasses.asdict(settings)}
     batches = {net: FixedBatches(steps) for net, steps in settings.steps.items()}
     results["step_time_ratio"], results["jit_compile_ratio"] = {}, {}
     for net_name in settings.steps:
         jit = net_name in settings.jit_nets
-        step, jit_ratio = step_time_ratios(net_name, batches[net_name], settings, jit)
+        step, jit_ratio = step_time_ratios(
+            net_name, batches[net_name], settings, jit, objectives or list(OBJECTIVES)
+        )
         results["step_time_ratio"][net_name] = step
         if jit:
             results["jit_compile_ratio"][net_name] = jit_ratio
+    if objectives:
+        return finished(results, start)
     logging.info("multiplier update")
     results["multiplier_update"] = multiplier_update.multiplier_update_share(
         multiplier_update.NET, batches[multiplier_update.NET], settings
@@ -73,16 +90,25 @@ def run(settings):
     logging.info("estimators")
     results["estimator_scaling"] = estimator_scaling(settings)
     results["soteacher_buffer"] = soteacher_buffer()
+    return finished(results, start)
+
+
+def finished(results, start):
+    """`results` with the wall seconds since `start` and the load average at the end."""
     results["wall_seconds"] = time.perf_counter() - start
+    results["machine"]["load_average_at_end"] = os.getloadavg()[0]
     return results
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    unknown = sorted(set(_OBJECTIVES.value or ()) - set(OBJECTIVES))
+    if unknown:
+        raise app.UsageError(f"unknown objectives {unknown}; choose among {', '.join(OBJECTIVES)}")
     out = _OUT.value
     os.makedirs(out, exist_ok=True)
-    results = run(QUICK if _QUICK.value else FULL)
+    results = run(QUICK if _QUICK.value else FULL, _OBJECTIVES.value)
     results["command"] = " ".join(["python -m experiments.benchmark", *sys.argv[1:]])
     text = markdown_report(results)
     files.write_json(results, os.path.join(out, "benchmarks.json"))

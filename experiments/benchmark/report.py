@@ -39,6 +39,15 @@ def machine():
     }
 
 
+# result key -> its table, after the step ratios; a run with --objectives has none of them
+TABLES = {
+    "multiplier_update": multiplier_table,
+    "cached_teacher_speedup": teacher_table,
+    "estimator_scaling": estimator_table,
+    "soteacher_buffer": buffer_table,
+}
+
+
 def markdown_report(results):
     """The results as markdown tables, machine and command first."""
     sections = [
@@ -52,9 +61,6 @@ def markdown_report(results):
             ],
         ),
         step_table(results["step_time_ratio"], results["jit_compile_ratio"]),
-        multiplier_table(results["multiplier_update"]),
-        teacher_table(results["cached_teacher_speedup"]),
-        estimator_table(results["estimator_scaling"]),
-        buffer_table(results["soteacher_buffer"]),
     ]
+    sections += [table(results[key]) for key, table in TABLES.items() if key in results]
     return "\n".join(sections)

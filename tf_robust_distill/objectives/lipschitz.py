@@ -50,6 +50,31 @@ SUPPORTED = "Dense, Conv1D/2D/3D, DepthwiseConv1D/2D, BatchNormalization"
 CONVOLUTION_TERMS = ("operator", "entrywise")
 
 
+def absolute_sum(values, axes):
+    """Σ |values| over `axes` in float32: the column sums (or the sum) of every kernel term.
+
+    The gradient, sign(values) · u with u the upstream gradient broadcast over `axes`, is
+    written as one product. Differentiating the composition instead tiles u to the shape of
+    `values` before multiplying, one more pass over the kernel in every step; the values
+    are the same, sign(0) = 0 included (the subgradient TensorFlow gives |x| at 0).
+
+    Args:
+      values: a kernel (any float dtype).
+      axes: the axes summed over (Python ints).
+    """
+    values = tf.cast(values, tf.float32)
+    upstream_shape = [1 if axis in axes else size for axis, size in enumerate(values.shape)]
+
+    @tf.custom_gradient
+    def summed(values):
+        def gradient(upstream):
+            return tf.sign(values) * tf.reshape(upstream, upstream_shape)
+
+        return tf.reduce_sum(tf.abs(values), axis=axes), gradient
+
+    return summed(values)
+
+
 def conv_lipschitz(kernel, groups=1):
     """ℓ1 operator norm of a (grouped) convolution: max over input channels of Σ |kernel|.
 
@@ -61,13 +86,12 @@ def conv_lipschitz(kernel, groups=1):
       kernel: [*spatial, in / groups, out] (Keras layout; no spatial axes for a dense kernel).
       groups: number of channel groups; output channel o belongs to group o // (out / groups).
     """
-    magnitude = tf.abs(tf.cast(kernel, tf.float32))
     if groups == 1:  # every output channel reads every input channel: one column per input
         other_axes = [axis for axis in range(len(kernel.shape)) if axis != len(kernel.shape) - 2]
-        return tf.reduce_max(tf.reduce_sum(magnitude, axis=other_axes))
+        return tf.reduce_max(absolute_sum(kernel, other_axes))
     inputs_per_group, outputs = kernel.shape[-2], kernel.shape[-1]
-    by_group = tf.reshape(magnitude, [-1, inputs_per_group, groups, outputs // groups])
-    return tf.reduce_max(tf.reduce_sum(by_group, axis=[0, 3]))
+    by_group = tf.reshape(kernel, [-1, inputs_per_group, groups, outputs // groups])
+    return tf.reduce_max(absolute_sum(by_group, [0, 3]))
 
 
 def entrywise_l1(kernel):
@@ -76,7 +100,7 @@ def entrywise_l1(kernel):
     The authors' ``helper/lip_util.py`` adds the entry-wise ℓ1 norm of each convolution's
     weight; it bounds the ℓ1 operator norm (`conv_lipschitz`) from above.
     """
-    return tf.reduce_sum(tf.abs(tf.cast(kernel, tf.float32)))
+    return absolute_sum(kernel, list(range(len(kernel.shape))))
 
 
 def dense_lipschitz(kernel):

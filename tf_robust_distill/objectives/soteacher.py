@@ -22,6 +22,7 @@ from tf_robust_distill.objectives.consistency import (
     SCHEDULES,
     consistency_loss,
     consistency_weight,
+    probabilities,
     running_mean_update,
 )
 from tf_robust_distill.objectives.lipschitz import check_convolution_term, lipschitz_upper_bound
@@ -86,7 +87,8 @@ class SoTeacherModel(DistillationModel):
     tf.distribute the indices, predictions and earlier rows of all replicas are
     gathered and every replica applies the same scatter update to its copy, so the
     copies stay identical and equal to a single-device run (with one replica there is
-    nothing to gather and the step skips it). Both variables are saved with the model.
+    nothing to gather and the step skips it). Both variables are saved with the model;
+    with λ_CR^max = 0 (the no-CR ablation) they stay at zero.
 
     The buffer costs N·C·(2 or 4) bytes per device: ImageNet (1.28M × 1000) needs
     about 2.6 GB in float16 against 5.1 GB in float32; ``buffer_dtype='float16'``
@@ -242,10 +244,13 @@ class SoTeacherModel(DistillationModel):
 
         The index is checked, the buffer rows read and the softmax taken once: the rows
         feed both the consistency term and the running-mean update, which is written
-        after they were read (the step's loss uses the earlier predictions only).
+        after they were read (the step's loss uses the earlier predictions only). With
+        λ_CR^max = 0 (no-CR) the term is 0 throughout: the buffer is neither read nor written.
         """
+        if self.consistency_weight_max == 0:
+            return self.per_example_loss(targets, logits)
         index = self.checked_index(targets)
-        predictions = tf.nn.softmax(logits)
+        predictions = probabilities(logits)
         mean, count = self.earlier_predictions(index)
         self.record_predictions(index, tf.stop_gradient(predictions), mean, count)
         consistency = consistency_loss(predictions, mean, count)
