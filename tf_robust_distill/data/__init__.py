@@ -19,6 +19,8 @@ from tf_robust_distill.data.splits import Splits
 from tf_robust_distill.data.synthetic import GaussianMixture, gaussian_mixture_posterior
 from tf_robust_distill.data.teacher_features import TeacherFeatures
 from tf_robust_distill.data.teacher_labels import TeacherLabels
+from tf_robust_distill.data.topk_labels import TopKTeacherLabels
+from tf_robust_distill.data.topk_rows import TopKRows
 
 __all__ = [
     "AUGMENTATIONS",
@@ -28,6 +30,8 @@ __all__ = [
     "Splits",
     "TeacherFeatures",
     "TeacherLabels",
+    "TopKRows",
+    "TopKTeacherLabels",
     "crop_flip",
     "evaluation_pipeline",
     "flip_translate",

@@ -9,13 +9,16 @@ batches pass through it; reusing a cache costs one extra pass over the data to f
 """
 
 import hashlib
+import math
 import os
 import zipfile
 
 import numpy as np
 import tensorflow as tf
 
+from tf_robust_distill import inference
 from tf_robust_distill.data.fingerprint import DataFingerprint, dataset_fingerprint
+from tf_robust_distill.progress import Progress
 
 
 def model_fingerprint(model):
@@ -28,20 +31,61 @@ def model_fingerprint(model):
     return digest.hexdigest()
 
 
-def bulk_inference(step, dataset, batch_size):
+def bulk_inference(step, dataset, batch_size, progress=None):
     """``step(x)`` on every batch of the unbatched (x, ...) `dataset`, in one pass.
+
+    `step` is traced once (`inference.predict`).
+
+    Args:
+      progress: (what, number of examples): log the progress of a long pass
+        (`progress.Progress`: batches done of the total, ETA) under the name `what`.
 
     Returns:
       (the outputs concatenated as one numpy array, the dataset's `DataFingerprint` hex).
     """
     fingerprint = DataFingerprint()
-    step = tf.function(step, reduce_retracing=True)
-    outputs = []
-    for batch in dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE):
+    counter = None
+    if progress is not None:
+        what, size = progress
+        counter = Progress(what, math.ceil(size / batch_size), "batches")
+
+    def on_batch(batch):
         fingerprint.update(batch)
-        outputs.append(step(batch[0] if isinstance(batch, tuple) else batch).numpy())
-    values = np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
+        if counter is not None:
+            counter.update()
+
+    batches = dataset.batch(batch_size)
+    values = inference.predict(inference.traced_once(step, batches), batches, on_batch)
     return values, fingerprint.hexdigest()
+
+
+def _input_rank(model):
+    """The rank of the model's single input, batch axis included; None if unknown."""
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):
+        return None
+    is_shape = isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape)
+    return len(shape) if is_shape else None
+
+
+def example_dataset(data, model):
+    """`data` as the unbatched dataset of examples a bulk inference of `model` reads.
+
+    Args:
+      data: a tf.data.Dataset of (x, ...) elements or of x, unbatched, or batched (its x
+        has the rank of `model`'s input, batch axis included; it is unbatched: batches of
+        any size give the same outputs and the same data fingerprint); or a numpy array x;
+        or a tuple of arrays (x, y, ...) with one row per example.
+    """
+    if isinstance(data, tf.data.Dataset):
+        spec = data.element_spec
+        x_spec = spec[0] if isinstance(spec, tuple) else spec
+        rank = _input_rank(model)
+        batched = isinstance(x_spec, tf.TensorSpec) and x_spec.shape.rank == rank
+        return data.unbatch() if batched else data
+    arrays = tuple(np.asarray(a) for a in data) if isinstance(data, tuple) else np.asarray(data)
+    return tf.data.Dataset.from_tensor_slices(arrays)
 
 
 def cached_bulk_inference(
@@ -51,10 +95,12 @@ def cached_bulk_inference(
 
     Args:
       model: the teacher (its weights key the cache).
-      dataset: unbatched tf.data.Dataset of (x, ...) in a fixed order (its content and
-        order key the cache).
+      dataset: the examples in a fixed order (their content and order key the cache): a
+        tf.data.Dataset of (x, ...), unbatched or batched, or numpy arrays
+        (`example_dataset`).
       step: x -> the float32 outputs of a batch.
-      num_examples: the dataset's size, checked against the cache and the inference.
+      num_examples: the dataset's size, checked against the cache and the inference; None:
+        not checked (the data fingerprint counts the examples).
       cache_path: a ``.npz`` file; read if present (and checked), else written; or None.
       batch_size: inference batch size.
       load: ``load(path, fingerprint=, num_examples=, data_fingerprint=)`` reads and checks
@@ -67,6 +113,7 @@ def cached_bulk_inference(
         another size, content or order; or the dataset does not yield `num_examples`.
     """
     fingerprint = model_fingerprint(model)
+    dataset = example_dataset(dataset, model)
     if cache_path is not None and os.path.exists(cache_path):
         return load(
             cache_path,
@@ -74,8 +121,11 @@ def cached_bulk_inference(
             num_examples=num_examples,
             data_fingerprint=dataset_fingerprint(dataset),
         )
-    values, data_fingerprint = bulk_inference(step, dataset, batch_size)
-    if values.shape[0] != num_examples:
+    progress = (f"inference of {model.name} on {num_examples} examples", num_examples)
+    values, data_fingerprint = bulk_inference(
+        step, dataset, batch_size, None if num_examples is None else progress
+    )
+    if num_examples is not None and values.shape[0] != num_examples:
         raise ValueError(
             f"the dataset yielded {values.shape[0]} examples, expected num_examples={num_examples}"
         )
