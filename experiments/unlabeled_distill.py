@@ -4,28 +4,37 @@ r"""Distillation with unlabeled examples: objectives × labeled sizes × trials 
       --workdir=runs/unlabeled
 
 For every size N of the labeled set A a teacher and a student are trained on A once
-(stored under WORKDIR/runs/); every trial re-splits the rest into V and U, and every
-objective distills a student from the pre-trained one (weighted distillation §3.1.1,
-SLaM §4.1). Reports the test accuracy, mean ± standard error over the trials, per
-objective and labeled size, for soft and hard distillation: after the last epoch, and
-the best over the epochs as SLaM §4.2 does; beside the teacher and the student trained
-on A alone. Also compares debiasing weights estimated once with weights re-estimated
-during training (weighted paper §3.2, Figure 9). Writes WORKDIR/summary.md,
-WORKDIR/summary.json and WORKDIR/accuracy_vs_labeled.png. Each finished cell is stored
-under WORKDIR/cells at once; a rerun skips it.
+(stored under WORKDIR/runs/). Then, per size, kind of labels and objective, the options
+of ``config.selection`` are chosen on a held-out part H of V (`pipeline.unlabeled.search`:
+one student per candidate, scored on H); every trial re-splits the rest into V and U, and
+every objective distills a student with its chosen options from the pre-trained one
+(weighted distillation §3.1.1, SLaM §4.1). Reports the test accuracy, mean ± standard
+error over the trials, per objective and labeled size, for soft and hard distillation:
+after the last epoch, and the best over the epochs as SLaM §4.2 does; beside the teacher
+and the student trained on A alone; each objective's paired difference from vanilla with
+its p-value; the chosen options. Also compares debiasing weights estimated once with
+weights re-estimated during training (weighted paper §3.2, Figure 9). Writes
+WORKDIR/summary.md, WORKDIR/summary.json and WORKDIR/accuracy_vs_labeled.png. Each
+finished cell (search candidates too) is stored under WORKDIR/cells at once; a rerun
+skips it.
 """
 
+import dataclasses
 import itertools
 import os
 
-import numpy as np
 from absl import app, flags
 
-from experiments import grid_flags
+from configs import unlabeled_distill as unlabeled_config
+from experiments import config_help, grid_flags, unlabeled_summary
 from tf_robust_distill import files, precision, reporting
 from tf_robust_distill.grid import Grid, cell_key
 from tf_robust_distill.objectives import registry
 from tf_robust_distill.pipeline import unlabeled
+from tf_robust_distill.pipeline.unlabeled import search
+
+__doc__ += "\n" + config_help.fields_help(unlabeled_config)
+flags.adopt_module_key_flags(grid_flags)  # --config, --workdir, --report_only in --help
 
 flags.mark_flags_as_required(grid_flags.REQUIRED)
 
@@ -37,53 +46,166 @@ DEBIASED = tuple(
     for name in registry.names(registry.UNLABELED_STUDENT)
     if "num_train_examples" in registry.get(name).derived
 )
+SCHEDULE = "weights_every_n_epochs"
 
 
-def _cell(num_labeled, labels, objective, trial, weights_every_n_epochs, temperatures=None):
-    cell = {"num_labeled": num_labeled, "labels": labels, "objective": objective, "trial": trial}
+def method_name(objective, weights_every_n_epochs=None):
+    """A comparison row's name: the objective and when its debiasing weights are estimated."""
+    if weights_every_n_epochs is None:
+        return f"{objective} (weights once)"
+    if weights_every_n_epochs == 1:
+        return f"{objective} (weights every epoch)"
+    return f"{objective} (weights every {weights_every_n_epochs} epochs)"
+
+
+def uses_fidelity_weights(config, objective):
+    spec = registry.get(objective, registry.UNLABELED_STUDENT)
+    arguments = {**spec.settings(config.grid.objective_kw.to_dict()), **spec.fixed}
+    return bool(arguments.get("use_fidelity_weights"))
+
+
+def row_name(config, objective):
+    """A main row's name: the objective, with the teacher uncertainty of its fidelity weights."""
+    if uses_fidelity_weights(config, objective):
+        return f"{objective} ({config.unlabeled.fidelity_uncertainty.replace('_', ' ')})"
+    return objective
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One row of a table: its name, objective and cells {num_labeled: [one per trial]}."""
+
+    name: str
+    objective: str
+    cells: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The grid's rows, from the config and the options chosen so far.
+
+    Attributes:
+      sizes: the labeled sizes (grid.num_labeled).
+      main: {labels: [Row per objective]}.
+      comparison: [Row per schedule of grid.weights_schedules] (soft labels).
+      ablation: the temperature ablation's cells.
+      chosen: {(num_labeled, labels, objective): `search.choose`'s (options, records),
+        or None while a search is not finished}.
+      row_name: objective -> its main row's name.
+    """
+
+    sizes: tuple
+    main: dict
+    comparison: list
+    ablation: list
+    chosen: dict
+    row_name: object
+
+    def cells(self):
+        """Every cell of the rows, each once, in the order of the tables."""
+        cells = {}
+        rows = [*itertools.chain(*self.main.values()), *self.comparison]
+        for size in self.sizes:
+            for row in rows:
+                for cell in row.cells.get(size, []):
+                    cells.setdefault(cell_key(cell), cell)
+        for cell in self.ablation:
+            cells.setdefault(cell_key(cell), cell)
+        return list(cells.values())
+
+
+def main_cell(num_labeled, labels, objective, trial, options):
+    return {
+        "num_labeled": num_labeled,
+        "labels": labels,
+        "objective": objective,
+        "trial": trial,
+        "options": options,
+    }
+
+
+def trial_options(config, num_labeled, labels, objective, chosen):
+    """The options of a reported trial: the search's winners (None: not chosen yet); a
+    debiased objective also names its schedule, so that a Figure 9 cell with the same
+    schedule is the same cell."""
+    found = chosen.get((num_labeled, labels, objective), ({}, []))
+    if found is None:
+        return None
+    options = dict(found[0])
     if objective in DEBIASED:
-        cell["weights_every_n_epochs"] = weights_every_n_epochs
-    if temperatures is not None:
-        cell["t_A"], cell["t_B"] = temperatures
-    return cell
+        options.setdefault(SCHEDULE, config.unlabeled[SCHEDULE])
+    return options
+
+
+def search_keys(config, sizes=None):
+    """(num_labeled, labels, objective) of every search of the grid."""
+    return [
+        (num_labeled, labels, objective)
+        for num_labeled in sizes or config.grid.num_labeled
+        for labels in config.grid.labels
+        for objective in config.grid.objectives
+        if search.stages(config, objective, labels)
+    ]
+
+
+def plan(config, chosen=None):
+    """The `Plan` of `config` with the options `chosen` ({} before any search: the
+    config's own options, e.g. to check every cell)."""
+    grid, chosen = config.grid, chosen or {}
+
+    def row(name, objective, labels, extra=None):
+        cells = {}
+        for size in grid.num_labeled:
+            options = trial_options(config, size, labels, objective, chosen)
+            if options is not None:
+                options.update(extra or {})
+                cells[size] = [
+                    main_cell(size, labels, objective, trial, options) for trial in grid.trials
+                ]
+        return Row(name, objective, cells)
+
+    main = {
+        labels: [
+            row(row_name(config, objective), objective, labels) for objective in grid.objectives
+        ]
+        for labels in grid.labels
+    }
+    comparison = [
+        row(method_name("weighted", every), "weighted", COMPARISON_LABELS, {SCHEDULE: every})
+        for every in grid.weights_schedules
+    ]
+    ablation = grid.temperature_ablation
+    ablation_cells = [
+        {**main_cell(size, "soft", objective, trial, {}), "t_A": t_a, "t_B": t_b}
+        for size in ablation.num_labeled
+        for objective in ablation.objectives
+        for t_a, t_b in itertools.product(ablation.temperatures, repeat=2)
+        for trial in grid.trials
+    ]
+    return Plan(
+        tuple(grid.num_labeled),
+        main,
+        comparison,
+        ablation_cells,
+        chosen,
+        lambda objective: row_name(config, objective),
+    )
+
+
+def planned_cells(config):
+    """Every reported cell with the config's own options (no search run): what `check_grid`
+    checks and what a grid without searches runs."""
+    return plan(config).cells()
 
 
 def in_temperature_ablation(cell):
     return "t_A" in cell
 
 
-def planned_cells(config):
-    """The grid's cells, each once: the main comparison, weights once vs re-estimated, then
-    the temperature ablation (pairs t_A, t_B of soft-label temperatures on A and U).
-
-    A comparison cell equal to a main one (``weighted`` with the config's own schedule)
-    is the same cell, computed and stored once.
-    """
-    grid, schedule = config.grid, config.unlabeled.weights_every_n_epochs
-    cells = {}
-    for num_labeled in grid.num_labeled:
-        for labels in grid.labels:
-            for objective in grid.objectives:
-                for trial in grid.trials:
-                    cell = _cell(num_labeled, labels, objective, trial, schedule)
-                    cells.setdefault(cell_key(cell), cell)
-        for every in grid.weights_schedules:
-            for trial in grid.trials:
-                cell = _cell(num_labeled, COMPARISON_LABELS, "weighted", trial, every)
-                cells.setdefault(cell_key(cell), cell)
-    ablation = grid.temperature_ablation
-    for num_labeled in ablation.num_labeled:
-        for objective in ablation.objectives:
-            for pair in itertools.product(ablation.temperatures, repeat=2):
-                for trial in grid.trials:
-                    cell = _cell(num_labeled, "soft", objective, trial, schedule, pair)
-                    cells.setdefault(cell_key(cell), cell)
-    return list(cells.values())
-
-
 def cell_config(config, cell):
     """`config` with the cell's objective (and the options of grid.objective_kw it reads),
-    labeled size, trial and labels."""
+    labeled size, labels, trial and options; a search cell runs on the search's own trial
+    with H held out (`search.holdout_size`)."""
     config = config.copy_and_resolve_references()
     spec = registry.get(cell["objective"], registry.UNLABELED_STUDENT)
     config.student.objective = cell["objective"]
@@ -91,16 +213,31 @@ def cell_config(config, cell):
     config.student.hard_labels = cell["labels"] == "hard"
     settings = config.unlabeled
     settings.num_labeled = cell["num_labeled"]
-    settings.trial = cell["trial"]
-    if "weights_every_n_epochs" in cell:
-        settings.weights_every_n_epochs = cell["weights_every_n_epochs"]
+    if "search" in cell:
+        settings.trial = config.selection.trial
+        settings.holdout_size = search.holdout_size(config)
+    else:
+        settings.trial = cell["trial"]
+    search.apply_options(config, cell["options"])
     if in_temperature_ablation(cell):
         settings.labeled_temperature, config.student.temperature = cell["t_A"], cell["t_B"]
     return config
 
 
-def check_grid(config, cells):
-    """Raise a ValueError for a bad grid value; reads no data, writes nothing."""
+def every_search_cell(config):
+    """Every candidate of every search, each stage at the config's own earlier options."""
+    return [
+        cell
+        for num_labeled, labels, objective in search_keys(config)
+        for name, space in search.stages(config, objective, labels)
+        for cell in search.search_cells(
+            {"num_labeled": num_labeled, "labels": labels, "objective": objective}, name, space, {}
+        )
+    ]
+
+
+def check_grid(config):
+    """Raise a ValueError for a bad grid or selection value; reads no data, writes nothing."""
     unknown = sorted(set(config.grid.labels) - set(LABELS))
     if unknown:
         raise ValueError(f"unknown labels {unknown}; grid.labels takes {', '.join(LABELS)}")
@@ -112,7 +249,8 @@ def check_grid(config, cells):
             f"grid.temperature_ablation.num_labeled {outside} are not in grid.num_labeled "
             f"{tuple(config.grid.num_labeled)}"
         )
-    for cell in cells:
+    search.check_selection(config)
+    for cell in [*planned_cells(config), *every_search_cell(config)]:
         unlabeled.check_settings(cell_config(config, cell))
 
 
@@ -120,223 +258,70 @@ def check_grid(config, cells):
 def run_grid(config, workdir, report_only=False):
     """Run (or resume) the grid of `config` in `workdir` and write its summary.
 
-    Every value is checked before anything is trained or written. With `report_only`
-    the summary covers the cells already stored and nothing is trained. A teacher and a
-    pre-trained student are trained (or loaded) for a labeled size the first time one
-    of its cells needs computing.
+    Every value is checked before anything is trained or written. Per labeled size, the
+    searches run first, then the reported trials with the chosen options; the
+    temperature ablation last. With `report_only` the summary covers the cells already
+    stored and nothing is trained (a row whose search is not finished stays empty). A
+    teacher and a pre-trained student are trained (or loaded) for a labeled size the
+    first time one of its cells needs computing.
 
     Returns:
       the markdown summary.
     """
-    cells = planned_cells(config)
-    check_grid(config, cells)
+    check_grid(config)
     context = unlabeled.prepare(config, config.grid.num_labeled)
-    grid, stages, records = Grid(workdir, config), {}, []
+    grid, stages = Grid(workdir, config), {}
 
-    def compute(trial_config):
+    def compute(cell):
+        trial_config = cell_config(config, cell)
         num_labeled = trial_config.unlabeled.num_labeled
         if num_labeled not in stages:
             runs = os.path.join(workdir, "runs")
             stages[num_labeled] = unlabeled.labeled_stage(trial_config, context, runs)
         return unlabeled.run_trial(trial_config, context, stages[num_labeled])
 
-    for number, cell in enumerate(cells, 1):
-        if report_only:
-            if grid.done(cell):
-                records.append((cell, grid.result(cell)))
-            continue
-        print(f"[{number}/{len(cells)}] {cell}", flush=True)
-        trial_config = cell_config(config, cell)
-        records.append(
-            (
-                cell,
-                grid.run(
-                    cell, lambda trial_config=trial_config: compute(trial_config), trial_config
-                ),
-            )
-        )
-    text = summary(records, config)
+    def results(cells):
+        if not report_only:
+            grid.run_all(cells, compute, settings=lambda cell: cell_config(config, cell))
+        if not all(grid.done(cell) for cell in cells):
+            return None
+        return [grid.result(cell) for cell in cells]
+
+    chosen = {}
+    for size in config.grid.num_labeled:
+        for num_labeled, labels, objective in search_keys(config, (size,)):
+            cell = {"num_labeled": num_labeled, "labels": labels, "objective": objective}
+            chosen[num_labeled, labels, objective] = search.choose(config, cell, results)
+        reported = plan(config, chosen).cells()
+        results([cell for cell in reported if cell["num_labeled"] == size and "t_A" not in cell])
+    final = plan(config, chosen)
+    results(final.ablation)
+    stored = {cell_key(cell): grid.result(cell) for cell in final.cells() if grid.done(cell)}
+    text = unlabeled_summary.summary(final, stored, config)
     files.write_text(text, os.path.join(workdir, "summary.md"))
     reporting.write_json(
-        [{"cell": c, "result": r} for c, r in records], os.path.join(workdir, "summary.json")
+        {
+            "cells": [
+                {"cell": cell, "result": stored[cell_key(cell)]}
+                for cell in final.cells()
+                if cell_key(cell) in stored
+            ],
+            "selection": [
+                {
+                    "num_labeled": key[0],
+                    "labels": key[1],
+                    "objective": key[2],
+                    "records": found and found[1],
+                }
+                for key, found in chosen.items()
+            ],
+        },
+        os.path.join(workdir, "summary.json"),
     )
-    plot_accuracy_vs_labeled(records, config, os.path.join(workdir, "accuracy_vs_labeled.png"))
+    unlabeled_summary.plot_accuracy_vs_labeled(
+        final, stored, config, os.path.join(workdir, "accuracy_vs_labeled.png")
+    )
     return text
-
-
-def method_name(objective, weights_every_n_epochs=None):
-    """A row's name: the objective, and for debiased ones when the weights are estimated."""
-    if objective not in DEBIASED:
-        return objective
-    if weights_every_n_epochs is None:
-        return f"{objective} (weights once)"
-    if weights_every_n_epochs == 1:
-        return f"{objective} (weights every epoch)"
-    return f"{objective} (weights every {weights_every_n_epochs} epochs)"
-
-
-def final_accuracy(result):
-    return result["student"]["test"]["accuracy"]
-
-
-def best_accuracy(result):
-    return result["best_test_accuracy"]
-
-
-def grouped(records, value):
-    """{(labels, method): {num_labeled: [value(result) per trial]}}."""
-    groups = {}
-    for cell, result in records:
-        method = method_name(cell["objective"], cell.get("weights_every_n_epochs"))
-        by_size = groups.setdefault((cell["labels"], method), {})
-        by_size.setdefault(cell["num_labeled"], []).append(value(result))
-    return groups
-
-
-def reference_accuracies(records, value):
-    """{num_labeled: value(result)} from the first cell of each size (teacher, student on A)."""
-    references = {}
-    for cell, result in records:
-        references.setdefault(cell["num_labeled"], value(result))
-    return references
-
-
-REFERENCES = (
-    ("teacher", lambda result: result["teacher"]["test"]["accuracy"]),
-    ("student on A", lambda result: result["pretrained_student"]["test"]["accuracy"]),
-)
-
-
-def main_methods(config):
-    """The rows of the main tables, in the grid's order of objectives."""
-    return [
-        method_name(objective, config.unlabeled.weights_every_n_epochs)
-        for objective in config.grid.objectives
-    ]
-
-
-def accuracy_table(records, config, labels, methods, value):
-    """Markdown: teacher, pre-trained student and `methods` × labeled sizes, in %."""
-    sizes = config.grid.num_labeled
-    rows = []
-    for name, reference in REFERENCES:
-        accuracies = reference_accuracies(records, reference)
-        rows.append(
-            [name, *(f"{100 * accuracies[n]:.2f}" if n in accuracies else "" for n in sizes)]
-        )
-    groups = grouped(records, value)
-    for method in methods:
-        by_size = groups.get((labels, method), {})
-        rows.append(
-            [
-                method,
-                *(
-                    reporting.format_mean([100 * v for v in by_size[n]], digits=2)
-                    if n in by_size
-                    else ""
-                    for n in sizes
-                ),
-            ]
-        )
-    return reporting.markdown_rows(["method", *(str(n) for n in sizes)], rows)
-
-
-def temperature_ablation_table(records, config):
-    """SLaM App. D.5: per labeled size and method, the best (t_A, t_B) pair by mean test
-    accuracy over trials (the paper reports the best pair), beside true labels on A and
-    t_B = 1 (the main grid's soft cells)."""
-    ablation = config.grid.temperature_ablation
-    means = {}
-    for cell, result in records:
-        if in_temperature_ablation(cell):
-            key = (cell["num_labeled"], cell["objective"], cell["t_A"], cell["t_B"])
-            means.setdefault(key, []).append(100 * final_accuracy(result))
-    default = grouped(
-        [(cell, result) for cell, result in records if not in_temperature_ablation(cell)],
-        final_accuracy,
-    )
-    rows = []
-    for num_labeled in ablation.num_labeled:
-        for objective in ablation.objectives:
-            pairs = {
-                key[2:]: values
-                for key, values in means.items()
-                if key[:2] == (num_labeled, objective)
-            }
-            reference = default.get(("soft", method_name(objective)), {}).get(num_labeled)
-            best = max(pairs, key=lambda pair: np.mean(pairs[pair])) if pairs else None
-            rows.append(
-                [
-                    str(num_labeled),
-                    objective,
-                    reporting.format_mean([100 * v for v in reference], digits=2)
-                    if reference
-                    else "",
-                    reporting.format_mean(pairs[best], digits=2) if best else "",
-                    f"{best[0]:g}, {best[1]:g}" if best else "",
-                    f"{len(pairs)} of {len(ablation.temperatures) ** 2}",
-                ]
-            )
-    header = [
-        "labeled",
-        "method",
-        "true labels on A, t_B = 1",
-        "best (t_A, t_B)",
-        "t_A, t_B",
-        "pairs run",
-    ]
-    return reporting.markdown_rows(header, rows)
-
-
-def summary(records, config):
-    """Markdown tables of the stored cells: test accuracy (%) per method and labeled size."""
-    ablation = [(cell, result) for cell, result in records if in_temperature_ablation(cell)]
-    records = [(cell, result) for cell, result in records if not in_temperature_ablation(cell)]
-    methods = main_methods(config)
-    comparison = [method_name("weighted", every) for every in config.grid.weights_schedules]
-    sections = [
-        "Test accuracy (%), mean ± standard error (number of trials); teacher and student on A "
-        "are trained once per labeled size.\n"
-    ]
-    for title, value in (("after the last epoch", final_accuracy), ("best epoch", best_accuracy)):
-        for labels in config.grid.labels:
-            sections.append(f"\n## {labels} labels, {title}\n\n")
-            sections.append(accuracy_table(records, config, labels, methods, value))
-    sections.append(
-        f"\n## Debiasing weights estimated once vs during training "
-        f"(weighted paper Figure 9), {COMPARISON_LABELS} labels, after the last epoch\n\n"
-    )
-    sections.append(accuracy_table(records, config, COMPARISON_LABELS, comparison, final_accuracy))
-    if config.grid.temperature_ablation.num_labeled:
-        sections.append(
-            "\n## Temperature ablation (SLaM App. D.5, Figure 6): soft labels at t_A on A and "
-            "t_B on U, best pair by mean test accuracy after the last epoch\n\n"
-        )
-        sections.append(temperature_ablation_table(records + ablation, config))
-    return "".join(sections)
-
-
-def plot_accuracy_vs_labeled(records, config, path):
-    """Test accuracy (%) after the last epoch vs the size of A, one panel per kind of labels."""
-    records = [(cell, result) for cell, result in records if not in_temperature_ablation(cell)]
-    groups = grouped(records, lambda result: 100 * final_accuracy(result))
-    panels = {
-        f"{labels} labels": {
-            method: groups.get((labels, method), {}) for method in main_methods(config)
-        }
-        for labels in config.grid.labels
-    }
-    references = {
-        name: {n: 100 * value for n, value in reference_accuracies(records, reference).items()}
-        for name, reference in REFERENCES
-    }
-    reporting.plot_accuracy_vs_labeled(
-        panels,
-        path,
-        references,
-        title=f"Distillation with unlabeled examples on {config.dataset.name}",
-        xlabel="labeled examples (size of A)",
-    )
 
 
 def main(argv):

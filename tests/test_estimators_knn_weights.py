@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsRegressor
 
-from tf_robust_distill.estimators import debiasing_weights
+from tf_robust_distill.estimators import debiasing_weights, knn_weights
 from tf_robust_distill.estimators.knn_weights import PROBABILITY_CLIP, weight_from_estimates
 from tf_robust_distill.estimators.planar_neighbors import knn_regression
 
@@ -203,3 +203,15 @@ def test_planar_neighbours_break_ties_by_lower_index():
     np.testing.assert_array_equal(
         knn_regression(references, responses, np.zeros((1, 2)), 2), [[0.5]]
     )
+
+
+def test_unlabeled_rows_checked_and_scored_in_blocks_give_one_answer(problem, monkeypatch):
+    """Blocks of 7 rows (the last one short) give the weights of one block, and a bad row is
+    named by its block."""
+    whole = debiasing_weights(*problem)
+    monkeypatch.setattr(knn_weights, "BLOCK_ROWS", 7)
+    np.testing.assert_array_equal(debiasing_weights(*problem), whole)
+    t_unl = problem[3].copy()
+    t_unl[150] = 0.3
+    with pytest.raises(ValueError, match="rows 147 to 153 of teacher_probs_unlabeled"):
+        debiasing_weights(*_replace(problem, 3, t_unl))

@@ -9,8 +9,9 @@ from scipy import special
 
 from configs import unlabeled_distill as unlabeled_config
 from experiments import unlabeled_distill as experiment
+from experiments import unlabeled_summary
 from tf_robust_distill import data, estimators, nets, reporting
-from tf_robust_distill.grid import Grid
+from tf_robust_distill.grid import Grid, cell_key
 from tf_robust_distill.pipeline import evaluation, unlabeled
 
 
@@ -48,28 +49,61 @@ def _stage(workdir, config):
 @pytest.mark.slow  # the smoke grid's whole jobs
 def test_smoke_grid_stores_every_cell_and_summarizes_them(smoke_run):
     workdir, summary = smoke_run
+    config = _smoke()
     records = Grid(workdir).records()
-    assert len(records) == len(experiment.planned_cells(_smoke())) == 6
+    searched = [(cell, result) for cell, result in records if "search" in cell]
+    reported = [(cell, result) for cell, result in records if "search" not in cell]
+    # SLaM's lower bound in {0.5, 0.6}, soft and hard: 4 search runs; 6 reported cells.
+    assert len(searched) == len(experiment.every_search_cell(config)) == 4
+    assert len(reported) == len(experiment.planned_cells(config)) == 6
     assert (workdir / "summary.md").read_text() == summary
     assert (workdir / "accuracy_vs_labeled.png").stat().st_size > 0
     assert len(os.listdir(workdir / "runs")) == 2  # one teacher, one pre-trained student
-    for cell, result in records:
+    for _, result in searched:
+        # H, half of V (100), is held out of the student's training set: A ∪ (V \ H) ∪ U.
+        assert result["holdout"]["size"] == 50
+        assert result["student_training_size"] == 1078 - 50
+    for cell, result in reported:
         accuracy = result["student"]["test"]["accuracy"]
         # The trajectory's last point is the model evaluated after training.
         assert result["test_accuracy_per_epoch"][-1] == pytest.approx(accuracy, abs=1e-6)
         assert result["best_test_accuracy"] == max(result["test_accuracy_per_epoch"])
         assert result["student_training_size"] == 1078  # A ∪ V ∪ U: the whole training set
-        heading = (
-            "## Debiasing weights"
-            if cell["objective"] == "weighted"
-            else f"## {cell['labels']} labels, after the last epoch"
-        )
+        assert "holdout" not in result
+        if cell["objective"] == "weighted":
+            heading = "## Debiasing weights"
+            name = experiment.method_name("weighted", cell["options"]["weights_every_n_epochs"])
+        else:
+            heading = f"## {cell['labels']} labels, after the last epoch"
+            name = experiment.row_name(config, cell["objective"])
         section = summary.split(heading, 1)[1].split("\n## ", 1)[0]
-        name = experiment.method_name(cell["objective"], cell.get("weights_every_n_epochs"))
         cells_of_row = next(line for line in section.splitlines() if line.startswith(f"| {name} |"))
         assert reporting.format_mean([100 * accuracy], digits=2) in cells_of_row
     teacher = records[0][1]["teacher"]["test"]["accuracy"]
     assert f"| teacher | {100 * teacher:.2f} |" in summary
+
+
+@pytest.mark.slow  # the smoke grid's whole jobs
+def test_reported_trials_run_the_options_chosen_on_the_holdout(smoke_run):
+    """The lower bound with the best accuracy on H (the first on ties) is the one every
+    reported SLaM cell runs with; the summary's selection table names it."""
+    workdir, summary = smoke_run
+    records = Grid(workdir).records()
+    for labels in ("soft", "hard"):
+        scores = {
+            cell["options"]["slam_lower_bound"]: result["holdout"]["accuracy"]
+            for cell, result in records
+            if "search" in cell and cell["labels"] == labels
+        }
+        best = max(scores.values())
+        winner = next(bound for bound in (0.5, 0.6) if scores[bound] == best)
+        chosen = {
+            cell["options"]["slam_lower_bound"]
+            for cell, _ in records
+            if "search" not in cell and cell["objective"] == "slam" and cell["labels"] == labels
+        }
+        assert chosen == {winner}
+        assert f"| 300 | {labels} | slam | slam_lower_bound = {winner} | {best:.4f} |" in summary
 
 
 @pytest.mark.slow  # the smoke grid's whole jobs
@@ -92,7 +126,8 @@ def test_weights_comparison_shares_the_main_weighted_cells():
     cells = experiment.planned_cells(config)
     # 2 labels × 2 objectives, plus weighted re-estimated every epoch; "once" is a main cell.
     assert len(cells) == 5
-    assert {cell.get("weights_every_n_epochs", "-") for cell in cells} == {"-", None, 1}
+    schedules = {cell["options"].get("weights_every_n_epochs", "-") for cell in cells}
+    assert schedules == {"-", None, 1}
 
 
 @pytest.mark.slow  # the smoke grid's whole jobs
@@ -228,6 +263,12 @@ def test_students_start_from_the_pretrained_checkpoint(smoke_run):
         ({"grid.labels": ("soft", "warm")}, "unknown labels"),
         ({"grid.weights_schedules": (0,)}, "weights_every_n_epochs"),
         ({"student.temperature": 0.0}, "t_B"),
+        ({"selection.metric": "f1"}, "unknown selection metric 'f1'"),
+        ({"selection.holdout_fraction": 1.0}, "holdout_fraction must be in"),
+        ({"selection.spaces.slam.slam_lower_bound": (0.5, 2.0)}, "lower_bound must be in"),
+        ({"unlabeled.fidelity_uncertainty": "dropout"}, "fidelity_uncertainty must be one of"),
+        ({"unlabeled.fidelity_views": 1}, "fidelity_views must be an integer >= 2"),
+        ({"unlabeled.fidelity_augmentation": "blur"}, "fidelity_augmentation must be one of"),
     ],
 )
 def test_bad_config_fails_before_anything_is_written(tmp_path, overrides, match):
@@ -235,6 +276,21 @@ def test_bad_config_fails_before_anything_is_written(tmp_path, overrides, match)
     with pytest.raises(ValueError, match=match):
         experiment.run_grid(_smoke(**overrides), str(workdir))
     assert not workdir.exists()
+
+
+@pytest.mark.parametrize(
+    "objective, space, match",
+    [
+        ("vanilla", {"degree": (1, 2)}, "'vanilla' reads no option 'degree'"),
+        ("vid", {"temperature": (1.0, 2.0)}, "'vid' reads no option 'temperature'"),
+        ("magic", {"degree": (1,)}, "unknown unlabeled student objective 'magic'"),
+    ],
+)
+def test_a_search_of_an_option_the_objective_does_not_read_is_refused(objective, space, match):
+    config = _smoke(**{"grid.objectives": ("vanilla", "vid")})
+    config.selection.spaces[objective] = space
+    with pytest.raises(ValueError, match=match):
+        experiment.check_grid(config)
 
 
 def _fake_result(accuracy):
@@ -257,19 +313,20 @@ def test_temperature_ablation_cells_report_the_best_pair_apart_from_the_main_tab
             "grid.temperature_ablation.temperatures": (0.5, 2.0),
         }
     )
-    cells = experiment.planned_cells(config)
+    plan = experiment.plan(config)
+    cells = plan.cells()
     ablation = [cell for cell in cells if experiment.in_temperature_ablation(cell)]
     assert len(ablation) == 4 * 2  # 2 x 2 pairs x 2 trials
     assert experiment.cell_config(config, ablation[0]).unlabeled.labeled_temperature == 0.5
     # The pair (2, 0.5) is best on average; the main slam cells score 0.70.
     accuracy = {(0.5, 0.5): 0.60, (0.5, 2.0): 0.62, (2.0, 0.5): 0.80, (2.0, 2.0): 0.64}
-    records = [
-        (cell, _fake_result(accuracy[cell["t_A"], cell["t_B"]] + 0.01 * cell["trial"]))
+    results = {
+        cell_key(cell): _fake_result(accuracy[cell["t_A"], cell["t_B"]] + 0.01 * cell["trial"])
         if experiment.in_temperature_ablation(cell)
-        else (cell, _fake_result(0.70))
+        else _fake_result(0.70)
         for cell in cells
-    ]
-    text = experiment.summary(records, config)
+    }
+    text = unlabeled_summary.summary(plan, results, config)
     main, ablation_section = text.split("## Temperature ablation")
     assert "| slam | 70.00 ± 0.00 (2) |" in main and "80." not in main
     row = "| 300 | slam | 70.00 ± 0.00 (2) | 80.50 ± 0.50 (2) | 2, 0.5 | 4 of 4 |"
@@ -279,7 +336,7 @@ def test_temperature_ablation_cells_report_the_best_pair_apart_from_the_main_tab
 def test_temperature_ablation_sizes_must_be_in_the_grid():
     config = _smoke(**{"grid.temperature_ablation.num_labeled": (999,)})
     with pytest.raises(ValueError, match=r"temperature_ablation.num_labeled \[999\]"):
-        experiment.check_grid(config, experiment.planned_cells(config))
+        experiment.check_grid(config)
 
 
 @pytest.mark.parametrize("hard", [False, True])

@@ -13,9 +13,12 @@ from tf_robust_distill import checks
 def augmentation_variance(view_probs):
     """Teacher uncertainty from augmented views: [V, N, C] probabilities -> [N].
 
-    SLaM App. D.4: the coordinate-wise variance of the teacher's soft labels over the V random
-    augmentations of an example, averaged over the C classes. The population variance (ddof=0)
-    is used; any constant factor cancels in `fidelity_weights`, which divides by the mean.
+    SLaM App. D.4: "we performed 10 random data augmentations (random crop and resize),
+    estimated the coordinate-wise variance of the resulting teacher soft-labels, and finally
+    computed the average of the variances of the k-classes": the variance over the V views
+    of each class's probability, averaged over the C classes. The population variance
+    (ddof=0) is used; a constant factor cancels in `fidelity_weights`, which divides by the
+    mean. The unlabeled job computes the views in `pipeline.unlabeled.teacher_uncertainty`.
     """
     view_probs = np.asarray(view_probs)
     if view_probs.ndim != 3 or view_probs.shape[0] < 2:
@@ -31,12 +34,18 @@ def augmentation_variance(view_probs):
 def fidelity_weights(uncertainty, beta):
     """w(x) = exp(-beta * u(x) / mean_x u(x)) for per-example uncertainties u [N] -> [N].
 
-    SLaM App. D.4 (w = exp(-beta uncertainty), the uncertainty normalized by the teacher's
-    uncertainty over the whole teacher-labeled set) and Weighted Distillation App. C.3
-    (beta = 1 with u the teacher's entropy, `prediction_entropy`). The mean is used as in
-    App. C.3; dividing by the total instead would only rescale beta. Weights lie in (0, 1].
-    If every uncertainty is 0 the teacher is certain everywhere and every weight is 1.
-    Labeled examples are not passed here; the caller gives them weight 1.
+    Two sources, two uncertainties u: Weighted Distillation App. C.3 gives
+    w(x) = exp(-entropy(x) / mean entropy), "the average entropy of the teacher's
+    predictions over all training examples" (beta = 1, u = `prediction_entropy`); SLaM
+    App. D.4 gives w(x) = exp(-beta uncertainty(x)) with u the variance over augmented
+    views (`augmentation_variance`), "normalized ... by the total uncertainty of the
+    teacher over the whole dataset B", and sweeps beta over {0.1, 0.2, 1.0, 1.2, 2.0, 5.0,
+    10.0, 20.0}. The divisor here is the mean, as App. C.3 states. The total is |B| times
+    the mean: divided by it, an example of average uncertainty would get exp(-beta / |B|),
+    within 20 / |B| of 1 for every beta of that sweep (no reweighting at all), so we read
+    D.4's "total" as the mean.
+    Weights lie in (0, 1]. If every uncertainty is 0 the teacher is certain everywhere and
+    every weight is 1. Labeled examples are not passed here; the caller gives them weight 1.
     """
     uncertainty = np.asarray(uncertainty, dtype=np.float64)
     if uncertainty.ndim != 1 or uncertainty.size == 0:

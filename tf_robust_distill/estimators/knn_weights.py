@@ -4,7 +4,9 @@ Iliopoulos, Kontonis, Baykal, Menghani, Trinh, Vee. Weighted Distillation with U
 Examples. NeurIPS 2022. Eq. (4) and Algorithm 2 (ESTIMATEWEIGHTS).
 """
 
+import concurrent.futures
 import math
+import os
 
 import numpy as np
 
@@ -35,6 +37,40 @@ def confidence_pairs(teacher_probs, student_probs, confidence):
     """k-NN coordinates (teacher confidence, student confidence) [N, 2], Algorithm 2 lines 5, 14."""
     score = CONFIDENCES[confidence]
     return np.stack([score(teacher_probs), score(student_probs)], axis=1)
+
+
+BLOCK_ROWS = 4096
+"""The unlabeled probabilities are checked and scored this many rows at a time, in float64:
+a block stays in the cache instead of a float64 copy of the whole [N, C] arrays."""
+
+
+def unlabeled_pairs(teacher_probs, student_probs, confidence, num_classes):
+    """`confidence_pairs` [N, 2] of the teacher-labeled examples, checked block by block.
+
+    Each block of `BLOCK_ROWS` rows of both arrays is checked (`checks.as_probabilities`,
+    its rows named in the error) and scored on its own, the blocks on every core.
+    """
+    arrays = {"teacher_probs_unlabeled": teacher_probs, "student_probs_unlabeled": student_probs}
+    for name, probs in arrays.items():
+        probs = arrays[name] = np.asarray(probs)
+        if probs.ndim != 2 or probs.shape[0] < 1 or probs.shape[1] < 2:
+            checks.as_probabilities(probs, name)  # raises the error that names the shape
+    teacher_probs, student_probs = arrays.values()
+    checks.check_same_shape(teacher_probs, student_probs, *arrays)
+    checks.check_num_columns(teacher_probs, num_classes, "teacher_probs_unlabeled")
+    pairs = np.empty((len(teacher_probs), 2))
+
+    def score(start):
+        rows = slice(start, start + BLOCK_ROWS)
+        where = f"rows {start} to {min(start + BLOCK_ROWS, len(pairs)) - 1} of "
+        pairs[rows] = confidence_pairs(
+            *(checks.as_probabilities(a[rows], where + name) for name, a in arrays.items()),
+            confidence,
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
+        list(pool.map(score, range(0, len(pairs), BLOCK_ROWS)))
+    return pairs
 
 
 def validation_responses(teacher_probs, student_probs, labels, training_targets=None):
@@ -116,19 +152,6 @@ def debiasing_weights(
     )
     num_validation, num_classes = teacher_probs_val.shape
     labels_val = checks.as_labels(labels_val, num_classes, "labels_val", num_validation)
-    teacher_probs_unlabeled = checks.as_probabilities(
-        teacher_probs_unlabeled, "teacher_probs_unlabeled"
-    )
-    student_probs_unlabeled = checks.as_probabilities(
-        student_probs_unlabeled, "student_probs_unlabeled"
-    )
-    checks.check_same_shape(
-        teacher_probs_unlabeled,
-        student_probs_unlabeled,
-        "teacher_probs_unlabeled",
-        "student_probs_unlabeled",
-    )
-    checks.check_num_columns(teacher_probs_unlabeled, num_classes, "teacher_probs_unlabeled")
     if k is None:
         k = default_num_neighbors(num_validation)
     if not checks.is_integer(k) or k < 1 or 2 * k > num_validation:
@@ -136,9 +159,9 @@ def debiasing_weights(
             f"k must be an integer with 1 <= k and 2k <= the number of validation examples "
             f"({num_validation}), got k={k!r}."
         )
-
-    teacher_probs_val = teacher_probs_val.astype(np.float64)
-    student_probs_val = student_probs_val.astype(np.float64)
+    queries = unlabeled_pairs(
+        teacher_probs_unlabeled, student_probs_unlabeled, confidence, num_classes
+    )
     if training_targets_val is not None:
         training_targets_val = checks.as_probabilities(training_targets_val, "training_targets_val")
         checks.check_same_shape(
@@ -150,7 +173,7 @@ def debiasing_weights(
     corruption_prob, distortion = knn_regression(
         confidence_pairs(teacher_probs_val, student_probs_val, confidence),
         responses,
-        confidence_pairs(teacher_probs_unlabeled, student_probs_unlabeled, confidence),
+        queries,
         k,
     ).T
     return weight_from_estimates(corruption_prob, distortion)

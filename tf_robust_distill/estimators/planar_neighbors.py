@@ -3,8 +3,8 @@
 Algorithm 2 of Iliopoulos et al. (Weighted Distillation with Unlabeled Examples, NeurIPS
 2022, lines 14-16) averages the responses of the k nearest validation points of every
 unlabeled example in a 2-D space. A k-d tree answers one query at a time; here the
-queries are bucketed on a grid over the plane and every bucket compares its queries with
-the few reference points that can be their neighbours, all at once.
+queries are bucketed in the leaves of a quadtree over the plane and every leaf compares
+its queries with the few reference points that can be their neighbours, all at once.
 
 A query q in a square cell of centre c and half-diagonal h has its k-th nearest
 reference within |q − c| + r_c ≤ h + r_c, r_c the distance from c to its own k-th
@@ -24,19 +24,48 @@ import os
 import numpy as np
 from scipy.spatial import cKDTree
 
-QUERIES_PER_CELL = 512
+QUERIES_PER_CELL = 128
 """A cell is split while it holds more queries: enough queries per cell to amortise the
-per-cell work, cells small against the neighbourhoods so that few candidates are compared."""
+per-cell work, cells small against the neighbourhoods so that few candidates are compared
+(with |V| = 10,000 and k = 50, about 110 per cell)."""
+
+TASKS_PER_CORE = 8
+"""The cells are shared out in this many runs of consecutive cells per core."""
 
 MAX_DEPTH = 24
 """Cells stop splitting at 2^-24 of the queries' extent (many identical queries)."""
 
+SPREAD_MASKS = (
+    (16, 0x0000FFFF0000FFFF),
+    (8, 0x00FF00FF00FF00FF),
+    (4, 0x0F0F0F0F0F0F0F0F),
+    (2, 0x3333333333333333),
+    (1, 0x5555555555555555),
+)
+"""Shifts and masks that move bit i of a 32-bit integer to bit 2i (`morton_codes`)."""
 
-def grid_cells(points, lower, cell_size, cells_per_side):
-    """The flat index of the grid cell of every point [N, 2] -> [N]."""
-    cell = np.floor((points - lower) / cell_size).astype(np.int64)
-    cell = np.clip(cell, 0, cells_per_side - 1)
-    return cell[:, 0] * cells_per_side + cell[:, 1]
+
+def finest_cells(points, lower, extent):
+    """The (column, row) [N, 2] of every point in the 2^MAX_DEPTH × 2^MAX_DEPTH grid over
+    the square [lower, lower + extent]²; a point on the upper edge is in the last cell."""
+    side = 2**MAX_DEPTH
+    cells = np.floor((points - lower) / (extent / side)).astype(np.int64)
+    return np.clip(cells, 0, side - 1)
+
+
+def morton_codes(cells):
+    """Z-order codes [N] of grid cells [N, 2]: the bits of column and row interleaved.
+
+    The cell of depth d holding a point is its code's top 2d bits (of 2 · MAX_DEPTH), so
+    the points of any quadtree cell are one contiguous run of the sorted codes.
+    """
+    spread = []
+    for coordinate in (cells[:, 0], cells[:, 1]):
+        bits = coordinate.copy()
+        for shift, mask in SPREAD_MASKS:
+            bits = (bits | (bits << shift)) & mask
+        spread.append(bits)
+    return (spread[0] << 1) | spread[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,45 +81,60 @@ class Leaves:
 def quadtree_leaves(queries, lower, extent):
     """Split the square [lower, lower + extent]² into quarters until every cell holds at
     most `QUERIES_PER_CELL` queries (or is `MAX_DEPTH` levels deep): dense regions of the
-    plane get small cells, whose candidates are few."""
+    plane get small cells, whose candidates are few.
+
+    The queries are sorted once by `morton_codes`; a cell is a run of that order, and its
+    four quarters are found by binary search.
+    """
+    cells = finest_cells(queries, lower, extent)
+    codes = morton_codes(cells)
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
     centres, half_diagonals, members = [], [], []
-    remaining = np.arange(len(queries))
-    for depth in range(MAX_DEPTH + 1):
-        cells_per_side = 2**depth
-        cell_size = extent / cells_per_side
-        cell = grid_cells(queries[remaining], lower, cell_size, cells_per_side)
-        order = np.argsort(cell, kind="stable")
-        ids, starts, counts = np.unique(cell[order], return_index=True, return_counts=True)
-        final = (counts <= QUERIES_PER_CELL) | (depth == MAX_DEPTH)
-        for cell_id, start, count in zip(ids[final], starts[final], counts[final], strict=True):
-            centres.append(lower + cell_size * (np.array(divmod(cell_id, cells_per_side)) + 0.5))
-            half_diagonals.append(cell_size * math.sqrt(2) / 2)
-            members.append(remaining[order[start : start + count]])
-        keep = np.repeat(~final, counts)
-        remaining = remaining[order[keep]]
-        if not remaining.size:
-            break
+    stack = [(0, 0, 0, 0, len(queries))]  # depth, column, row, start, stop
+    while stack:
+        depth, column, row, start, stop = stack.pop()
+        size = extent / 2**depth
+        if stop - start <= QUERIES_PER_CELL or depth == MAX_DEPTH:
+            centres.append(lower + size * (np.array([column, row]) + 0.5))
+            half_diagonals.append(size * math.sqrt(2) / 2)
+            members.append(order[start:stop])
+            continue
+        shift = 2 * (MAX_DEPTH - depth - 1)
+        prefix = codes[start] >> (shift + 2)
+        bounds = np.searchsorted(
+            codes[start:stop], [(4 * prefix + quarter) << shift for quarter in (1, 2, 3)]
+        )
+        edges = [start, *(start + int(bound) for bound in bounds), stop]
+        for quarter in range(4):
+            if edges[quarter] < edges[quarter + 1]:
+                child = (2 * column + quarter // 2, 2 * row + quarter % 2)
+                stack.append((depth + 1, *child, edges[quarter], edges[quarter + 1]))
     return Leaves(np.array(centres).reshape(-1, 2), np.array(half_diagonals), members)
 
 
 def nearest_in_cell(queries, references, responses, candidates, k):
-    """Mean response of the k nearest of `candidates` (sorted reference indices) per query."""
+    """Mean response of the k nearest of `candidates` (sorted reference indices) per query.
+
+    Every query's candidates are sorted by distance; a row with equal distances among its
+    k + 1 nearest is sorted again stably (ties by index). The responses are summed in
+    order of increasing distance (a cumulative sum, as ``np.mean`` over the neighbour axis
+    adds them one after another), then divided by k.
+    """
     points = references[candidates]
     squared = queries[:, :1] - points[:, 0]
     squared *= squared
     dy = queries[:, 1:] - points[:, 1]
     dy *= dy
     squared += dy
-    nearest = np.argpartition(squared, k - 1, axis=1)[:, :k]
-    distances = np.take_along_axis(squared, nearest, axis=1)
-    kth = distances.max(axis=1)
-    tied = (squared <= kth[:, None]).sum(axis=1) > k
+    order = np.argsort(squared, axis=1)[:, : k + 1]
+    distances = np.take_along_axis(squared, order, axis=1)
+    nearest = order[:, :k]
+    tied = (distances[:, 1:] == distances[:, :-1]).any(axis=1)
     if tied.any():
         nearest[tied] = np.argsort(squared[tied], axis=1, kind="stable")[:, :k]
-        distances[tied] = np.take_along_axis(squared[tied], nearest[tied], axis=1)
-    order = np.lexsort((nearest, distances), axis=1)
-    nearest = np.take_along_axis(nearest, order, axis=1)
-    return responses[candidates[nearest]].mean(axis=1)
+    neighbour_responses = responses[candidates].T[:, nearest]  # [R, queries, k]
+    return np.cumsum(neighbour_responses, axis=2)[:, :, -1].T / k
 
 
 def knn_regression(references, responses, queries, k):
@@ -121,12 +165,15 @@ def knn_regression(references, responses, queries, k):
     radii = (2 * leaves.half_diagonals + kth_distance) * (1 + 1e-9)
     candidate_lists = tree.query_ball_point(leaves.centres, radii)
 
-    def predict(leaf):
-        rows = leaves.members[leaf]
-        predictions[rows] = nearest_in_cell(
-            queries[rows], references, responses, np.sort(candidate_lists[leaf]), k
-        )
+    def predict(leaf_range):
+        for leaf in leaf_range:
+            rows = leaves.members[leaf]
+            predictions[rows] = nearest_in_cell(
+                queries[rows], references, responses, np.sort(candidate_lists[leaf]), k
+            )
 
-    with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
-        list(pool.map(predict, range(len(leaves.members))))
+    cores = os.cpu_count() or 1
+    tasks = np.array_split(np.arange(len(leaves.members)), cores * TASKS_PER_CORE)
+    with concurrent.futures.ThreadPoolExecutor(cores) as pool:
+        list(pool.map(predict, tasks))
     return predictions

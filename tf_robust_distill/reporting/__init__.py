@@ -5,7 +5,7 @@ Every number a run reports is written here by code, from the dict that
 
 - ``tables``: ``markdown_table`` of a run's results, ``markdown_rows`` of any rows.
 - ``statistics``: ``mean_and_stderr``, ``format_mean``, ``paired_difference``,
-  ``format_difference``, ``pareto_front``.
+  ``format_difference``, ``paired_p_value``, ``format_paired_test``, ``pareto_front``.
 - ``histories``: ``logged_multipliers``, the λ a Keras History logged.
 - ``plots``: one module per plot, each returning a ``matplotlib.figure.Figure``
   (no pyplot state, no backend chosen at import).
@@ -30,8 +30,10 @@ from tf_robust_distill.reporting.run_files import write_multiplier_plots, write_
 from tf_robust_distill.reporting.statistics import (
     format_difference,
     format_mean,
+    format_paired_test,
     mean_and_stderr,
     paired_difference,
+    paired_p_value,
     pareto_front,
 )
 from tf_robust_distill.reporting.tables import TABLE_METRICS, markdown_rows, markdown_table
@@ -41,11 +43,13 @@ __all__ = [
     "ece_of_bins",
     "format_difference",
     "format_mean",
+    "format_paired_test",
     "logged_multipliers",
     "markdown_rows",
     "markdown_table",
     "mean_and_stderr",
     "paired_difference",
+    "paired_p_value",
     "pareto_front",
     "plot_accuracy_vs_labeled",
     "plot_multipliers",

@@ -2,6 +2,7 @@
 front of two scores."""
 
 import numpy as np
+from scipy import stats
 
 
 def mean_and_stderr(values):
@@ -41,6 +42,26 @@ def format_difference(values, baseline, digits=3):
     """'+mean ± stderr (n pairs)' of `paired_difference`."""
     mean, stderr = paired_difference(values, baseline)
     return f"{mean:+.{digits}f} ± {stderr:.{digits}f} ({len(values)} pairs)"
+
+
+def paired_p_value(values, baseline):
+    """Two-sided p-value of the paired t-test of values_i − baseline_i against a zero mean.
+
+    t = mean / stderr of `paired_difference` with n − 1 degrees of freedom
+    (``scipy.stats.ttest_rel``); NaN with fewer than 2 pairs or differences that are all
+    equal, where t is undefined.
+    """
+    mean, stderr = paired_difference(values, baseline)
+    if len(values) < 2 or stderr == 0:
+        return float("nan")
+    return float(2 * stats.t.sf(abs(mean / stderr), len(values) - 1))
+
+
+def format_paired_test(values, baseline, digits=3):
+    """'+mean ± stderr (n pairs), p = 0.012' of `paired_difference` and `paired_p_value`."""
+    return (
+        f"{format_difference(values, baseline, digits)}, p = {paired_p_value(values, baseline):.3f}"
+    )
 
 
 def pareto_front(points):

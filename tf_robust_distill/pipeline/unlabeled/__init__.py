@@ -15,6 +15,10 @@ Algorithm 1, App. D.1):
 4. The student is evaluated on the test set (`run_trial`), after every epoch too: SLaM
    §4.2 reports the best test accuracy over the epochs.
 
+A hyperparameter search run (``unlabeled.holdout_size`` set) also holds a random part H
+of V out of the training set and of the estimators, and scores the student on it
+(`holdout`); `search` chooses a student's options on H (issue 15).
+
 The student's objective is ``config.student.objective`` (an ``unlabeled_student`` name of
 the objective registry) with ``config.student.objective_kw``; t_B and soft/hard labels
 are ``config.student.temperature`` and ``hard_labels``; the rest lives in
@@ -51,6 +55,7 @@ def prepare(config, num_labeled_values=None):
     check_settings(config)
     context = prepare_context(config)
     config_checks.check_worst_k(config.eval.worst_k, context.splits.num_classes)
+    config_checks.check_teacher_top_k(config.student, context.splits.num_classes)
     for num_labeled in num_labeled_values or [config.unlabeled.num_labeled]:
         split = data.split_labeled(
             context.splits.train, num_labeled, config.unlabeled.validation_size, 0
@@ -60,8 +65,10 @@ def prepare(config, num_labeled_values=None):
 
 
 def check_split_sizes(config, split):
-    """Raise if V has fewer than 2 examples, U none, or A no batch with drop_remainder."""
+    """Raise if V (less the held-out H of a search run) has fewer than 2 examples, U none,
+    or A no batch with drop_remainder."""
     sizes = {name: len(getattr(split, f"{name}_positions")) for name in SETS}
+    sizes["validation"] -= config.unlabeled.holdout_size or 0
     if sizes["validation"] < 2 or sizes["unlabeled"] < 1:
         raise ValueError(
             f"A of {sizes['labeled']} examples leaves V = {sizes['validation']} and "

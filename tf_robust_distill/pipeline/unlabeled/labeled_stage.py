@@ -16,7 +16,7 @@ import os
 import keras
 import ml_collections
 
-from tf_robust_distill import data, files, reporting
+from tf_robust_distill import data, files, progress, reporting
 from tf_robust_distill.data.fingerprint import dataset_fingerprint
 from tf_robust_distill.distribute import worker_directory
 from tf_robust_distill.pipeline import checkpointing, training
@@ -101,8 +101,11 @@ def trained_on_labeled(role, config, context, split, root):
     weights_path = os.path.join(directory, WEIGHTS_FILE)
     report_path = os.path.join(directory, REPORT_FILE)
     if os.path.exists(report_path):
+        progress.stage(f"{role} on A", f"reusing {directory}")
         report = files.read_json(report_path, retrain_remedy(report_path))
         return load_backbone(config, context, role, weights_path), directory, report
+    epochs = config.unlabeled.labeled_epochs
+    progress.stage(f"{role} on A", f"training on {num_labeled} labeled examples, {epochs} epochs")
     keras.utils.set_random_seed(config.seed)
     model = training.build_model(
         config, context, "teacher", labeled_section(config[role]), train_size=num_labeled
@@ -131,7 +134,8 @@ class LabeledStage:
 
     Attributes:
       teacher: the teacher's backbone (logits), trained on A.
-      teacher_labels: `TeacherLabels` of the teacher on the whole training set.
+      teacher_labels: `TeacherLabels` of the teacher on the whole training set
+        (`TopKTeacherLabels` with ``student.teacher_top_k``).
       teacher_directory: where the teacher and its cached bulk inferences are stored.
       student_checkpoint: the pre-trained student's weights, the start of every student.
       reports: `evaluation.evaluate` reports of the "teacher" and the "pretrained_student".
@@ -159,8 +163,9 @@ def labeled_stage(config, context, root):
     """Teacher and pre-trained student on A of ``config.unlabeled.num_labeled`` examples.
 
     Trained (or loaded) under `root`; the teacher labels the whole training set once
-    (cached beside it). Under a multi-worker strategy only the chief writes in `root`;
-    the other workers work in copies of it (`distribute.worker_directory`).
+    (cached beside it; its k largest logits with ``student.teacher_top_k``). Under a
+    multi-worker strategy only the chief writes in `root`; the other workers work in copies
+    of it (`distribute.worker_directory`).
     """
     root = worker_directory(root, context.strategy, copy=True)
     split = trial_split(config, context)
@@ -170,12 +175,15 @@ def labeled_stage(config, context, root):
     _, student_directory, student_report = trained_on_labeled(
         "student", config, context, split, root
     )
+    top_k = config.student.get("teacher_top_k")
+    progress.stage("teacher labels", f"the training set; cached in {teacher_directory}")
     labels = data.TeacherLabels.from_model(
         teacher,
         context.splits.train,
         num_examples=context.num_examples("train"),
-        cache_path=teacher_cache_path(teacher_directory, "train"),
+        cache_path=teacher_cache_path(teacher_directory, "train", top_k=top_k),
         batch_size=config.eval.batch_size,
+        top_k=top_k,
     )
     return LabeledStage(
         teacher=teacher,

@@ -3,6 +3,7 @@
 from tf_robust_distill import checks, estimators
 from tf_robust_distill.objectives import registry
 from tf_robust_distill.pipeline.config_checks import check_epochs, check_objective
+from tf_robust_distill.pipeline.unlabeled.teacher_uncertainty import check_fidelity_uncertainty
 
 # Teacher and pre-trained student learn A with the cross-entropy on the true labels.
 LABELED_OBJECTIVE = "std"
@@ -14,6 +15,11 @@ def check_settings(config):
         raise ValueError(
             f"the unlabeled job trains its teacher on A with {LABELED_OBJECTIVE!r}; got "
             f"teacher.objective={config.teacher.objective!r}"
+        )
+    if config.teacher.get("path") is not None:
+        raise ValueError(
+            "the unlabeled job trains its teacher on the labeled set A; teacher.path (a "
+            "trained teacher's file) is read by experiments.distill and the grids built on it"
         )
     check_objective(config.student, "student", registry.UNLABELED_STUDENT)
     check_epochs(config.train.epochs, "train.epochs")
@@ -30,15 +36,22 @@ def check_settings(config):
     every = settings.weights_every_n_epochs
     if every is not None and (not checks.is_integer(every) or every < 1):
         raise ValueError(f"weights_every_n_epochs must be None or an integer >= 1, got {every!r}")
-    neighbors = settings.weights_num_neighbors
-    if neighbors is not None and (
-        not checks.is_integer(neighbors)
-        or neighbors < 1
-        or 2 * neighbors > settings.validation_size
+    held = settings.holdout_size
+    if held is not None and (
+        not checks.is_integer(held) or not 1 <= held <= settings.validation_size - 2
     ):
         raise ValueError(
-            f"weights_num_neighbors must be None or an integer in [1, validation_size / 2], "
-            f"got {neighbors!r}"
+            f"holdout_size must be None or an integer in [1, validation_size - 2] (V keeps at "
+            f"least 2 examples for the estimators), got {held!r}"
+        )
+    fitted = settings.validation_size - (held or 0)
+    neighbors = settings.weights_num_neighbors
+    if neighbors is not None and (
+        not checks.is_integer(neighbors) or neighbors < 1 or 2 * neighbors > fitted
+    ):
+        raise ValueError(
+            f"weights_num_neighbors must be None or an integer in [1, |V| / 2] with |V| = "
+            f"validation_size - holdout_size = {fitted}, got {neighbors!r}"
         )
     if settings.weights_confidence not in estimators.knn_weights.CONFIDENCES:
         raise ValueError(
@@ -50,3 +63,4 @@ def check_settings(config):
     )
     if not settings.fidelity_beta >= 0:
         raise ValueError(f"fidelity_beta must be >= 0, got {settings.fidelity_beta!r}")
+    check_fidelity_uncertainty(settings)

@@ -12,6 +12,7 @@ import numpy as np
 from tf_robust_distill import data, estimators, losses
 from tf_robust_distill.data.input_pipeline import RESERVED_KEYS
 from tf_robust_distill.objectives.weighted import DebiasingWeightUpdate
+from tf_robust_distill.pipeline.unlabeled import teacher_uncertainty
 
 
 class StudentTrainingSet:
@@ -30,12 +31,25 @@ class StudentTrainingSet:
     - ``labeled`` [n]: 1 on A and V, 0 on U.
     - ``alpha`` [n], ``topk`` [n, C]: SLaM's α(x) and top(y_s(x); k(x)) on U, from a
       `TeacherAccuracyEstimator` fitted on V (App. B.1); 1 on A and V, where they are unused.
-    - ``weight`` [n]: fidelity weights on U (`estimators.fidelity_weights` of the
-      teacher's entropy), 1 on A and V.
+    - ``weight`` [n]: fidelity weights on U, `estimators.fidelity_weights` of the
+      teacher's uncertainty u(x) on U (``unlabeled.fidelity_uncertainty``: the entropy
+      of softmax(f/t_B), weighted paper App. C.3, or the variance over augmented views,
+      SLaM App. D.4; `teacher_uncertainty`), 1 on A and V.
     - ``teacher_features`` [n, D]: the teacher's "features" layer.
 
     α(x), k(x) and the fidelity weights measure the teacher's confidence, so they read
     its soft labels softmax(f/t_B) in hard distillation too.
+
+    With top-k teacher labels (``student.teacher_top_k``) every array above, and the
+    debiasing weights' inputs, read the dense rows of the tail rule (`data.topk_rows`): the
+    top k entries, the rest spread uniformly. The teacher's argmax is exact. At t_B = 1 the
+    margin (α(x), a k-NN coordinate) is exact for k >= 2 (for k = 1 it is an upper bound:
+    the second entry is the tail's mean); the top-j margins of k(x) are exact for j < k;
+    top(y_s; k(x)) is exact for k(x) <= k (beyond, tail classes tie and the lower class
+    indices are taken); the entropy (fidelity weights, a k-NN coordinate) is an upper
+    bound, the uniform tail maximizing it. At t_B != 1 they read the tail rule's bounded
+    approximation. The arrays stay [n, C] on the host, as with dense labels: only the cache
+    shrinks.
     """
 
     ARRAYS = ("teacher_probs", "labeled", "alpha", "topk", "weight", "teacher_features")
@@ -66,9 +80,8 @@ class StudentTrainingSet:
         return data.select_positions(self.context.splits.train, self.positions)
 
     def teacher_labels_at(self, positions):
-        """The teacher's `TeacherLabels` restricted to the training examples at `positions`."""
-        labels = self.stage.teacher_labels
-        return data.TeacherLabels(labels.logits[positions], labels.fingerprint)
+        """The teacher's labels restricted to the training examples at `positions`."""
+        return self.stage.teacher_labels.select(positions)
 
     def teacher_soft_labels(self, positions):
         """softmax(f/t_B) of the teacher at `positions`."""
@@ -122,12 +135,26 @@ class StudentTrainingSet:
     def topk(self):
         return self.slam_statistics[1]
 
+    def teacher_uncertainty(self, positions):
+        """u(x) of the fidelity weights at `positions` (``unlabeled.fidelity_uncertainty``)."""
+        if self.settings.fidelity_uncertainty == "entropy":
+            return estimators.prediction_entropy(self.teacher_soft_labels(positions))
+        return teacher_uncertainty.view_variance(
+            self.stage.teacher,
+            self.context.splits.train,
+            self.context.num_examples("train"),
+            self.settings,
+            self.temperature,
+            self.stage.teacher_directory,
+            self.batch_size,
+        ).values[positions]
+
     @functools.cached_property
     def weight(self):
-        soft = self.teacher_soft_labels(self.split.unlabeled_positions)
         weight = np.ones(self.num_examples, np.float32)
         weight[self.unlabeled_rows] = estimators.fidelity_weights(
-            estimators.prediction_entropy(soft), self.settings.fidelity_beta
+            self.teacher_uncertainty(self.split.unlabeled_positions),
+            self.settings.fidelity_beta,
         )
         return weight
 
@@ -181,5 +208,5 @@ class StudentTrainingSet:
     def teacher_accuracy_on_unlabeled(self):
         """The fraction of U whose teacher top-1 class is the true label (1 − its noise rate)."""
         positions = self.split.unlabeled_positions
-        predicted = self.stage.teacher_labels.logits[positions].argmax(axis=1)
+        predicted = self.stage.teacher_labels.select(positions).argmax()
         return float(np.mean(predicted == self.context.splits.train_labels[positions]))

@@ -5,11 +5,12 @@ import time
 
 import keras
 
-from tf_robust_distill import data
+from tf_robust_distill import data, progress
 from tf_robust_distill.data.fingerprint import dataset_fingerprint
 from tf_robust_distill.objectives import registry
 from tf_robust_distill.pipeline import checkpointing, training
 from tf_robust_distill.pipeline.evaluation import evaluate
+from tf_robust_distill.pipeline.unlabeled.holdout import hold_out, holdout_report
 from tf_robust_distill.pipeline.unlabeled.labeled_stage import trial_split
 from tf_robust_distill.pipeline.unlabeled.training_set import StudentTrainingSet
 
@@ -73,18 +74,37 @@ def distill(config, context, stage, training_set):
 def run_trial(config, context, stage):
     """One trial of one objective: distill the student and evaluate it on the test set.
 
+    With ``config.unlabeled.holdout_size`` set (a search run), H of that many examples is
+    drawn from V and kept out of the training set and of the estimators (`holdout`), and
+    the student's report on H is ``result["holdout"]``: what a search scores.
+
     Returns:
       a JSON-able dict: the student's `evaluation.evaluate` report, its test accuracy
       after every epoch and the best of them (SLaM §4.2's number), the reports of the
       teacher and of the pre-trained student, the teacher's accuracy on U and the size
-      of the student's training set.
+      of the student's training set; its report on H if there is one.
     """
     started = time.time()
-    training_set = StudentTrainingSet(config, context, trial_split(config, context), stage)
+    split, held = trial_split(config, context), None
+    if config.unlabeled.holdout_size is not None:
+        split, held = hold_out(
+            split, context.splits.train, config.unlabeled.holdout_size, config.unlabeled.trial
+        )
+    training_set = StudentTrainingSet(config, context, split, stage)
+    progress.stage(
+        "student",
+        f"training {config.student.objective} on {training_set.num_examples} examples, "
+        f"{config.train.epochs} epochs",
+    )
     model, history = distill(config, context, stage, training_set)
     report, _ = evaluate(model.backbone, context, config)
+    progress.stage("evaluation", f"student test accuracy {report['test']['accuracy']:.4f}")
     per_epoch = [float(value) for value in history["val_accuracy"]]
+    scored = (
+        {} if held is None else {"holdout": holdout_report(model.backbone, context, config, held)}
+    )
     return {
+        **scored,
         "student": report,
         "test_accuracy_per_epoch": per_epoch,
         "best_test_accuracy": max(per_epoch),

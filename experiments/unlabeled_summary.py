@@ -1,0 +1,248 @@
+"""The tables and the plot of the unlabeled grid, from its plan and its stored results.
+
+`experiments.unlabeled_distill` plans the grid (`Plan`: which cells make which row) and
+runs it; this module reads the results of the plan's cells by their key and writes:
+test accuracy (%) per objective and labeled size, mean ± standard error over the trials;
+each objective's per-trial paired difference from vanilla (the same V/U split and data
+order), with its standard error and the paired t-test's p-value; debiasing weights once
+vs re-estimated; the options chosen on H by every search; SLaM App. D.5's temperature
+ablation; and accuracy against the size of A.
+"""
+
+import numpy as np
+
+from tf_robust_distill import reporting
+from tf_robust_distill.grid import cell_key
+
+BASELINE = "vanilla"
+
+
+def final_accuracy(result):
+    return result["student"]["test"]["accuracy"]
+
+
+def best_accuracy(result):
+    return result["best_test_accuracy"]
+
+
+VALUES = (("after the last epoch", final_accuracy), ("best epoch", best_accuracy))
+REFERENCES = (
+    ("teacher", lambda result: result["teacher"]["test"]["accuracy"]),
+    ("student on A", lambda result: result["pretrained_student"]["test"]["accuracy"]),
+)
+
+
+def by_trial(row_cells, results, value):
+    """{trial: 100 · value(result)} of the row's cells that have a result."""
+    return {
+        cell["trial"]: 100 * value(results[cell_key(cell)])
+        for cell in row_cells
+        if cell_key(cell) in results
+    }
+
+
+def reference_accuracies(plan, results, value):
+    """{num_labeled: 100 · value} of the first stored cell of each size (teacher, student on A)."""
+    references = {}
+    for cell in plan.cells():
+        if cell_key(cell) in results:
+            references.setdefault(cell["num_labeled"], 100 * value(results[cell_key(cell)]))
+    return references
+
+
+def reference_rows(plan, results, sizes):
+    rows = []
+    for name, value in REFERENCES:
+        accuracies = reference_accuracies(plan, results, value)
+        rows.append([name, *(f"{accuracies[n]:.2f}" if n in accuracies else "" for n in sizes)])
+    return rows
+
+
+def accuracy_table(plan, results, rows, value):
+    """Markdown: teacher, pre-trained student and `rows` × labeled sizes, in %."""
+    sizes = plan.sizes
+    lines = reference_rows(plan, results, sizes)
+    for row in rows:
+        cells = []
+        for size in sizes:
+            values = list(by_trial(row.cells.get(size, []), results, value).values())
+            cells.append(reporting.format_mean(values, digits=2) if values else "")
+        lines.append([row.name, *cells])
+    return reporting.markdown_rows(["method", *(str(n) for n in sizes)], lines)
+
+
+def paired_table(plan, results, rows, baseline, value):
+    """Markdown: each row's paired difference from `baseline` (points of %), per size:
+    mean ± standard error over the trials both have, and the paired t-test's p-value."""
+    lines = []
+    for row in rows:
+        if row is baseline:
+            continue
+        cells = []
+        for size in plan.sizes:
+            ours = by_trial(row.cells.get(size, []), results, value)
+            theirs = by_trial(baseline.cells.get(size, []), results, value)
+            trials = sorted(set(ours) & set(theirs))
+            cells.append(
+                reporting.format_paired_test(
+                    [ours[t] for t in trials], [theirs[t] for t in trials], digits=2
+                )
+                if trials
+                else ""
+            )
+        lines.append([f"{row.name} − {baseline.name}", *cells])
+    return reporting.markdown_rows(["difference", *(str(n) for n in plan.sizes)], lines)
+
+
+def format_options(options):
+    return ", ".join(f"{name} = {value}" for name, value in options.items()) or "—"
+
+
+def selection_table(plan, config):
+    """Markdown: per search, the winner, its score on H and every candidate's score."""
+    metric = config.selection.metric
+    lines = []
+    for (num_labeled, labels, objective), chosen in plan.chosen.items():
+        if chosen is None:
+            lines.append([str(num_labeled), labels, objective, "(not finished)", "", "", ""])
+            continue
+        for record in chosen[1]:
+            scores = ", ".join(
+                f"{format_options(candidate)}: {score:.4f}"
+                for candidate, score in zip(record["candidates"], record["scores"], strict=True)
+            )
+            lines.append(
+                [
+                    str(num_labeled),
+                    labels,
+                    objective,
+                    format_options(record["winner"]),
+                    f"{record['winner_score']:.4f}",
+                    format_options(record["fixed"]),
+                    scores,
+                ]
+            )
+    header = ["labeled", "labels", "objective", "chosen", f"H {metric}", "held at", "candidates"]
+    return reporting.markdown_rows(header, lines)
+
+
+def selection_note(config):
+    """What the searches were scored on, and what the reported trials train on."""
+    holdout = config.selection.holdout_fraction
+    trained = "A ∪ V ∪ U" if config.unlabeled.train_on_validation else "A ∪ U"
+    return (
+        f"Each search trains one student per candidate on a V/U split of its own (seed "
+        f"{config.selection.trial}) and scores it by {config.selection.metric} on H, "
+        f"{holdout:g} of V drawn at random and held out of that student's training set and "
+        f"of the estimators fitted on V (SLaM's α(x), k(x), the debiasing weights): no "
+        f"candidate is scored on an example it trained on. The reported trials then train "
+        f"the chosen options on {trained} with the whole of V. The search goes one "
+        f"coordinate at a time: the temperature first (soft labels), then the objective's "
+        f"options at the chosen temperature.\n"
+    )
+
+
+def temperature_ablation_table(plan, results, config):
+    """SLaM App. D.5: per labeled size and method, the best (t_A, t_B) pair by mean test
+    accuracy after the last epoch over trials (the paper reports the best pair), beside
+    the main grid's soft cells (true labels on A, the chosen t_B)."""
+    ablation = config.grid.temperature_ablation
+    main = {row.name: row for row in plan.main.get("soft", [])}
+    lines = []
+    for num_labeled in ablation.num_labeled:
+        for objective in ablation.objectives:
+            pairs = {}
+            for cell in plan.ablation:
+                key = cell_key(cell)
+                if (cell["num_labeled"], cell["objective"]) == (num_labeled, objective):
+                    if key in results:
+                        accuracy = 100 * final_accuracy(results[key])
+                        pairs.setdefault((cell["t_A"], cell["t_B"]), []).append(accuracy)
+            row = main.get(plan.row_name(objective))
+            reference = (
+                list(by_trial(row.cells.get(num_labeled, []), results, final_accuracy).values())
+                if row
+                else []
+            )
+            best = max(pairs, key=lambda pair: np.mean(pairs[pair])) if pairs else None
+            lines.append(
+                [
+                    str(num_labeled),
+                    objective,
+                    reporting.format_mean(reference, digits=2) if reference else "",
+                    reporting.format_mean(pairs[best], digits=2) if best else "",
+                    f"{best[0]:g}, {best[1]:g}" if best else "",
+                    f"{len(pairs)} of {len(ablation.temperatures) ** 2}",
+                ]
+            )
+    header = [
+        "labeled",
+        "method",
+        "true labels on A, main grid's t_B",
+        "best (t_A, t_B)",
+        "t_A, t_B",
+        "pairs run",
+    ]
+    return reporting.markdown_rows(header, lines)
+
+
+def summary(plan, results, config):
+    """Markdown tables of the stored cells of `plan` (`results`: {cell key: result})."""
+    sections = [
+        "Test accuracy (%), mean ± standard error (number of trials); teacher and student on A "
+        "are trained once per labeled size. Differences are paired by trial (the same V/U "
+        "split and data order), in points of %, with the paired t-test's p-value.\n"
+    ]
+    for title, value in VALUES:
+        for labels, rows in plan.main.items():
+            sections.append(f"\n## {labels} labels, {title}\n\n")
+            sections.append(accuracy_table(plan, results, rows, value))
+            baseline = next((row for row in rows if row.objective == BASELINE), None)
+            if baseline is not None and len(rows) > 1:
+                sections.append(f"\nPaired differences from {BASELINE}:\n\n")
+                sections.append(paired_table(plan, results, rows, baseline, value))
+    if plan.comparison:
+        sections.append(
+            "\n## Debiasing weights estimated once vs during training "
+            "(weighted paper Figure 9), soft labels, after the last epoch\n\n"
+        )
+        sections.append(accuracy_table(plan, results, plan.comparison, final_accuracy))
+        if len(plan.comparison) > 1:
+            sections.append("\nPaired differences:\n\n")
+            sections.append(
+                paired_table(plan, results, plan.comparison, plan.comparison[0], final_accuracy)
+            )
+    if plan.chosen:
+        sections.append("\n## Hyperparameters chosen on H\n\n")
+        sections.append(selection_note(config) + "\n")
+        sections.append(selection_table(plan, config))
+    if plan.ablation:
+        sections.append(
+            "\n## Temperature ablation (SLaM App. D.5, Figure 6): soft labels at t_A on A and "
+            "t_B on U, best pair by mean test accuracy after the last epoch\n\n"
+        )
+        sections.append(temperature_ablation_table(plan, results, config))
+    return "".join(sections)
+
+
+def plot_accuracy_vs_labeled(plan, results, config, path):
+    """Test accuracy (%) after the last epoch vs the size of A, one panel per kind of labels."""
+    panels = {
+        f"{labels} labels": {
+            row.name: {
+                size: values
+                for size, cells in row.cells.items()
+                if (values := list(by_trial(cells, results, final_accuracy).values()))
+            }
+            for row in rows
+        }
+        for labels, rows in plan.main.items()
+    }
+    references = {name: reference_accuracies(plan, results, value) for name, value in REFERENCES}
+    reporting.plot_accuracy_vs_labeled(
+        panels,
+        path,
+        references,
+        title=f"Distillation with unlabeled examples on {config.dataset.name}",
+        xlabel="labeled examples (size of A)",
+    )
