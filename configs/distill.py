@@ -27,6 +27,14 @@ trains on all of the data; add --config.dataset.imbalance_ratio=R for a long tai
 ratio R. Every field that may be None (imbalance_ratio, augment, worst_k, ...) takes
 --config.FIELD=None on the command line.
 
+Bring your own teacher or net:
+
+  --config.teacher.path=/path/teacher.keras    label with this trained model, train none
+  --config.student.net=mypackage.nets:build    a net factory of your own (teacher.net too)
+
+The factory is called as build(num_classes, input_shape, *, name, weight_decay,
+**net_options) and returns a keras.Model whose output is the logits.
+
 Objectives: each role section holds `objective` (a name of the objective registry,
 tf_robust_distill.objectives.registry) and `objective_kw`, the objective's options under
 its constructor's own names; the job supplies only what it derives from the data (class
@@ -68,6 +76,11 @@ def get_config(arg=None):
     config.dataset.full_test_set = False
 
     config.teacher = ml_collections.ConfigDict()
+    # A .keras file of a trained teacher: the job labels the data with it and trains no
+    # teacher (the other teacher fields are then unused); None: train one.
+    config.teacher.path = optional(str)
+    # A registered net (tf_robust_distill.nets.names()) or "package.module:function", a
+    # factory (num_classes, input_shape, *, name, weight_decay) -> keras.Model of logits.
     config.teacher.net = "mlp"
     config.teacher.net_options = ml_collections.ConfigDict()  # e.g. hidden_sizes for mlp
     config.teacher.weight_decay = 1e-4
@@ -82,7 +95,7 @@ def get_config(arg=None):
     config.teacher.seed = optional(int)  # None: config.seed
 
     config.student = ml_collections.ConfigDict()
-    config.student.net = "mlp"
+    config.student.net = "mlp"  # as teacher.net
     config.student.net_options = ml_collections.ConfigDict()
     config.student.weight_decay = 1e-4
     config.student.decay_all_weights = False  # True: biases and batch-norm weights too
@@ -95,6 +108,10 @@ def get_config(arg=None):
     # (robust distillation paper §6).
     config.student.temperature = ml_collections.FieldReference(1.0, field_type=object)
     config.student.hard_labels = False
+    # None: the teacher's dense labels. k: only its k largest logits per example, their
+    # classes and the rest's log-mass are cached (about k/C of the dense cache); the rest of
+    # each row is spread uniformly over the other classes (tf_robust_distill/data/topk_rows.py).
+    config.student.teacher_top_k = optional(int)
     # True: the teacher runs in the student's step on each (augmented) batch
     # (`objectives.OnlineTeacher`); False: the student reads labels cached on clean images.
     config.student.online_teacher = False

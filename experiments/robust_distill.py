@@ -24,11 +24,15 @@ import os
 
 from absl import app, flags
 
-from experiments import grid_flags
+from configs import robust_distill as robust_config
+from experiments import config_help, grid_flags
 from experiments.robust_distill_summary import TEACHER_ROW, check_records, summary
 from tf_robust_distill import pipeline
 from tf_robust_distill.grid import Grid, cell_key, with_overrides
 from tf_robust_distill.pipeline.teacher import teacher_config
+
+__doc__ += "\n" + config_help.fields_help(robust_config)
+flags.adopt_module_key_flags(grid_flags)  # --config, --workdir, --report_only in --help
 
 NO_STUDENT = {"objective": "none", "validation_labels": "one_hot"}
 

@@ -16,11 +16,15 @@ import os
 
 from absl import app, flags
 
-from experiments import grid_flags
+from configs import soteacher as soteacher_config
+from experiments import config_help, grid_flags
 from tf_robust_distill import estimators, pipeline, reporting
 from tf_robust_distill.grid import Grid, cell_key
 from tf_robust_distill.objectives import registry
 from tf_robust_distill.pipeline.teacher import teacher_config
+
+__doc__ += "\n" + config_help.fields_help(soteacher_config)
+flags.adopt_module_key_flags(grid_flags)  # --config, --workdir, --report_only in --help
 
 flags.mark_flags_as_required(grid_flags.REQUIRED)
 

@@ -193,6 +193,13 @@ def cache_of_another_class_count(tmp_path):
     trd.data.TeacherLabels.load(labels_cache(tmp_path), num_classes=4)
 
 
+@case("a top-k cache read with another k")
+def top_k_cache_read_with_another_k(tmp_path):
+    path = tmp_path / "train_top1.npz"
+    trd.data.TeacherLabels.from_model(tiny_net(1), examples(), cache_path=path, top_k=1)
+    trd.data.TeacherLabels.from_model(tiny_net(1), examples(), cache_path=path, top_k=2)
+
+
 @case("a cache holding a NaN logit")
 def cache_with_nan(tmp_path):
     path = labels_cache(tmp_path)

@@ -33,6 +33,11 @@ def worst_k_beyond_the_classes(tmp_path):
     run_job(tmp_path, "--config.eval.worst_k=11")
 
 
+@case("`--config.student.teacher_top_k=11` on the 10 classes of digits")
+def teacher_top_k_beyond_the_classes(tmp_path):
+    run_job(tmp_path, "--config.student.teacher_top_k=11")
+
+
 @case("`--config.student.objective=post_shift` on an `.npz` whose `y_val` lacks class 2")
 def post_shift_without_a_validation_class(tmp_path):
     x, y = np.random.default_rng(0).random((30, 5)).astype(np.float32), np.arange(30) % 3

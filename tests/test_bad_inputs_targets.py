@@ -120,6 +120,66 @@ def softmax_backbone(tmp_path):
     trd.StandardModel(keras.Model(inputs, outputs, name="classifier"), distill=True)
 
 
+def compiled(model):
+    model.compile(optimizer="adam")
+    return model
+
+
+@case("`RobustModel(...).fit` with neither `validation_data` nor a `MultiplierUpdate`")
+def robust_fit_without_multiplier_updates(tmp_path):
+    x, labels = arrays()
+    compiled(trd.RobustModel(tiny_net(), class_priors=[1 / 3] * 3)).fit(
+        x, {"label": labels}, epochs=1, verbose=0
+    )
+
+
+@case("`model.fit(..., class_weight=...)` on an objective that weights classes itself")
+def class_weight_on_a_balanced_objective(tmp_path):
+    x, labels = arrays()
+    compiled(trd.BalancedModel(tiny_net(), class_priors=[1 / 3] * 3)).fit(
+        x, {"label": labels}, class_weight={0: 2.0}, epochs=1, verbose=0
+    )
+
+
+@case("`model.fit(x, targets, class_weight=..., sample_weight=...)`")
+def class_weight_and_sample_weight(tmp_path):
+    x, labels = arrays()
+    compiled(trd.StandardModel(tiny_net())).fit(
+        x, {"label": labels}, class_weight={0: 2.0}, sample_weight=np.ones(12), verbose=0
+    )
+
+
+@case("`GroupDROModel(...).fit(x, targets, sample_weight=...)`")
+def sample_weight_on_group_dro(tmp_path):
+    x, labels = arrays()
+    compiled(trd.GroupDROModel(tiny_net())).fit(
+        x, {"label": labels}, sample_weight=np.ones(12), epochs=1, verbose=0
+    )
+
+
+@case("`KDModel` targets holding both `teacher_logits` and `teacher_probs`")
+def kd_targets_with_logits_and_probs(tmp_path):
+    x, labels = arrays()
+    logits = np.random.default_rng(0).normal(size=(12, 3)).astype(np.float32)
+    probs = np.full((12, 3), 1 / 3, np.float32)
+    targets = {"label": labels, "teacher_logits": logits, "teacher_probs": probs}
+    compiled(trd.KDModel(tiny_net())).fit(x, targets, epochs=1, verbose=0)
+
+
+@case("`KDModel(backbone, temperature=4).attach_teacher(OnlineTeacher(teacher, temperature=2))`")
+def kd_with_an_online_teacher_at_another_temperature(tmp_path):
+    teacher = trd.OnlineTeacher(tiny_net(1), temperature=2.0)
+    trd.KDModel(tiny_net(), temperature=4.0).attach_teacher(teacher)
+
+
+@case("soft labels (rows that are not one-hot) as `targets['label']`")
+def soft_rows_as_labels(tmp_path):
+    x, _ = arrays()
+    compiled(trd.StandardModel(tiny_net())).fit(
+        x, {"label": np.full((12, 3), 1 / 3, np.float32)}, epochs=1, verbose=0
+    )
+
+
 @cases_of(__name__)
 def test_the_user_sees_the_readme_error_and_nothing_is_written(what, tmp_path):
     assert_readme_error(what, tmp_path)

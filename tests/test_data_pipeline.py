@@ -62,6 +62,29 @@ def test_shuffle_is_deterministic_under_the_seed_and_changes_each_epoch():
     assert _order(training_pipeline(position_dataset(), 4, seed=8)) != epochs[0]
 
 
+def test_without_epochs_every_read_is_a_new_epoch_and_the_sequence_repeats_under_the_seed():
+    """`fit(pipeline, epochs=E)` reads the pipeline E times: each read must be a new order
+    (and new augmentations), the same sequence of reads for the same seed."""
+
+    def reads(seed, count=3):
+        pipeline = training_pipeline(image_dataset(7), 3, seed=seed, augmentation="crop_flip")
+        batches = [epoch(pipeline) for _ in range(count)]
+        orders = [[int(i) for _, t in read for i in t["index"]] for read in batches]
+        images = [np.concatenate([x for x, _ in read]) for read in batches]
+        return orders, images
+
+    orders, images = reads(seed=5)
+    assert all(sorted(order) == list(range(7)) for order in orders)
+    assert len({tuple(order) for order in orders}) == 3
+    by_index = [x[np.argsort(order)] for x, order in zip(images, orders, strict=True)]
+    assert not np.array_equal(by_index[0], by_index[1])
+    again_orders, again_images = reads(seed=5)
+    assert again_orders == orders
+    for x, x_again in zip(images, again_images, strict=True):
+        np.testing.assert_array_equal(x, x_again)
+    assert reads(seed=6)[0] != orders
+
+
 def test_an_epoch_is_the_same_whatever_was_iterated_before():
     """Epoch e's batches depend on (seed, e) only: a resumed run sees what a whole run saw."""
     whole = training_pipeline(image_dataset(7), 3, seed=5, epochs=4, augmentation="crop_flip")
@@ -174,3 +197,5 @@ def test_initial_epoch_outside_the_epochs_is_rejected():
         training_pipeline(position_dataset(), 4, seed=0, epochs=2, initial_epoch=3)
     with pytest.raises(ValueError, match="initial_epoch must be at least 0"):
         training_pipeline(position_dataset(), 4, seed=0, initial_epoch=-1)
+    with pytest.raises(ValueError, match="initial_epoch=1 needs epochs"):
+        training_pipeline(position_dataset(), 4, seed=0, initial_epoch=1)

@@ -55,7 +55,12 @@ def test_the_role_sets_distill_and_fixed_arguments_override_defaults():
 
 def test_options_are_the_constructor_arguments_a_config_may_set():
     assert registry.get("kd").options == ("alpha",)
-    assert registry.get("rob").options == ("step_size", "risk", "average_iterates")
+    assert registry.get("rob").options == (
+        "step_size",
+        "risk",
+        "average_iterates",
+        "multiplier_update_required",
+    )
     assert "alpha" in registry.get("tdf").options
     assert registry.get("slam").options == (
         "normalize",

@@ -22,6 +22,7 @@ import re
 import ml_collections
 
 from tf_robust_distill.files import read_json, write_json, write_text
+from tf_robust_distill.progress import GridProgress
 
 
 def cell_key(cell):
@@ -125,13 +126,18 @@ class Grid:
         return result
 
     def run_all(self, cells, compute, settings=None):
-        """`run` every cell in order, printing progress; `compute(cell)` makes a result and
-        `settings(cell)` (if given) is the config it runs with."""
+        """`run` every cell in order, logging progress (`GridProgress`: the cell, then its
+        time and the ETA); `compute(cell)` makes a result and `settings(cell)` (if given)
+        is the config it runs with."""
+        progress = GridProgress(len(cells), sum(not self.done(cell) for cell in cells))
         for number, cell in enumerate(cells, 1):
-            status = "stored" if self.done(cell) else "running"
-            print(f"[{number}/{len(cells)}] {status}: {cell}", flush=True)
             cell_settings = None if settings is None else settings(cell)
+            stored = self.done(cell)
+            if not stored:
+                progress.start(number, cell)
             self.run(cell, lambda cell=cell: compute(cell), cell_settings)
+            if not stored:
+                progress.finish(number)
 
     def write_summary(self, text):
         """WORKDIR/summary.md (`text`) and summary.json (every stored cell and result)."""

@@ -14,7 +14,7 @@ from tf_robust_distill.data.npz import npz_source
 from tf_robust_distill.data.selection import num_examples, select_positions
 from tf_robust_distill.data.source import Source
 from tf_robust_distill.data.splits import Splits
-from tf_robust_distill.data.synthetic import synthetic_source
+from tf_robust_distill.data.synthetic import synthetic100_source, synthetic_source
 from tf_robust_distill.data.tfds_sources import tfds_source
 
 NPZ_PREFIX = "npz:"
@@ -27,6 +27,7 @@ _SOURCES = {
     "celeb_a": functools.partial(tfds_source, "celeb_a"),
     "imagenet2012": functools.partial(tfds_source, "imagenet2012"),
     "synthetic": lambda data_dir: synthetic_source(),
+    "synthetic100": lambda data_dir: synthetic100_source(),
 }
 DATASET_NAMES = (*_SOURCES, NPZ_PREFIX + "PATH")
 
@@ -64,7 +65,7 @@ def load(
       name: one of ``DATASET_NAMES``: 'digits' (scikit-learn, no download), 'fashion_mnist',
         'cifar10', 'cifar100', 'svhn_cropped', 'celeb_a' (label: the 'Male' attribute),
         'imagenet2012' (TFDS manual download), 'synthetic' (Gaussian mixture with exact
-        eta(x)), or 'npz:PATH' (see ``read_npz_arrays``).
+        eta(x)), 'synthetic100' (its 100-class version), or 'npz:PATH' (see ``read_npz_arrays``).
       seed: seed of the long-tail subsample and of the validation/test halves.
       imbalance_ratio: None for the published training set, else a number >= 1.
       data_dir: where TFDS keeps its data (and where Fashion-MNIST IDX files are looked for

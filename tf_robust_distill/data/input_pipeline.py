@@ -8,6 +8,7 @@ import tensorflow as tf
 from tf_robust_distill import checks
 from tf_robust_distill.data.augment import get_augmentation
 from tf_robust_distill.data.selection import num_examples
+from tf_robust_distill.data.topk_rows import TopKRows, dense_rows
 
 RESERVED_KEYS = ("label", "index")
 # The per-example key of the teacher's probabilities (objectives.targets.TEACHER_PROBS).
@@ -36,14 +37,27 @@ def _check_dataset(dataset) -> int:
     return num_examples(dataset)
 
 
-def _lookup_tables(per_example: Mapping | None, size: int) -> dict[str, tf.Tensor]:
-    """Per-example arrays as tensors (floating ones as float32), checked to have ``size`` rows."""
+def _lookup_tables(per_example: Mapping | None, size: int) -> dict:
+    """Per-example arrays as tensors (floating ones as float32), checked to have ``size`` rows.
+
+    A `TopKRows` value (top-k teacher labels) becomes the tuple of its three arrays' tensors
+    and its number of classes; `_with_targets` builds its dense rows per batch.
+    """
     tables = {}
     for key, values in (per_example or {}).items():
         if key in RESERVED_KEYS:
             raise ValueError(
                 f"per_example key {key!r} is reserved; the pipeline sets {RESERVED_KEYS}."
             )
+        if isinstance(values, TopKRows):
+            if len(values) != size:
+                raise ValueError(
+                    f"per_example[{key!r}] has {len(values)} rows but the dataset has {size} "
+                    "examples."
+                )
+            arrays = (values.probs, values.classes, values.tail)
+            tables[key] = (tuple(tf.constant(array) for array in arrays), values.num_classes)
+            continue
         array = np.asarray(values)
         if array.ndim == 0 or len(array) != size:
             raise ValueError(
@@ -56,6 +70,14 @@ def _lookup_tables(per_example: Mapping | None, size: int) -> dict[str, tf.Tenso
             array = array.astype(np.float32)
         tables[key] = tf.constant(array)
     return tables
+
+
+def _gather(table, index):
+    """The rows `index` of a table: a tensor, or the dense rows of a top-k table."""
+    if isinstance(table, tuple):
+        arrays, num_classes = table
+        return dense_rows(*(tf.gather(array, index) for array in arrays), num_classes)
+    return tf.gather(table, index)
 
 
 def _check_labels(dataset, num_classes) -> None:
@@ -91,7 +113,7 @@ def _with_targets(batched, tables) -> tf.data.Dataset:
     def to_targets(index, example):
         x, label = example
         targets = {"label": tf.cast(label, tf.int32), "index": index}
-        targets.update({key: tf.gather(table, index) for key, table in tables.items()})
+        targets.update({key: _gather(table, index) for key, table in tables.items()})
         return x, targets
 
     # Under a multi-worker strategy each worker takes its share of every global batch
@@ -114,28 +136,38 @@ def training_pipeline(
     augmentation: str | None = None,
     shuffle_buffer: int = 10_000,
     drop_remainder: bool = False,
-    epochs: int = 1,
+    epochs: int | None = None,
     initial_epoch: int = 0,
     num_classes: int | None = None,
 ) -> tf.data.Dataset:
     """Shuffled, optionally augmented batches of ``(x, targets)``, epoch after epoch.
 
-    The dataset holds epochs ``initial_epoch``, ..., ``epochs - 1`` in turn.
+    Two ways to train, both deterministic under ``seed``:
+
+    - ``epochs=None`` (the default): the dataset holds one epoch, and every read of it is a
+      new epoch, so ``model.fit(pipeline, epochs=E)`` (which reads it again each epoch)
+      sees a new order and new augmentations each epoch. Read r draws its epoch key from
+      ``seed`` with tf.data's per-iteration reseeding (as ``shuffle`` with
+      ``reshuffle_each_iteration=True``): a pipeline built again with the same seed, under
+      the same TensorFlow global seed (or none), reads the same sequence of epochs.
+    - ``epochs`` given: the dataset holds epochs ``initial_epoch``, ..., ``epochs - 1`` in
+      turn, each a function of (seed, e) alone, for runs that resume (below).
 
     ``targets`` is a dict: 'label' (int32), 'index' (int64, the example's position in
     ``dataset``) and, for each ``per_example`` array (e.g. 'teacher_probs' [N, C], 'weight' [N],
     'alpha' [N], 'topk' [N, C]), its rows gathered by 'index', so they stay aligned with the
-    examples however they are shuffled.
+    examples however they are shuffled. A per-example value may be `TopKRows` (top-k teacher
+    labels, ``TopKTeacherLabels.targets``): the pipeline holds its O(N·k) arrays and builds
+    the batch's dense [batch, C] rows from the gathered ones (`topk_rows.dense_rows`).
 
-    The batches of epoch e are a function of ``seed`` and e alone (not of TensorFlow's
-    global seed): e's order is shuffled with a seed drawn from (seed, e) and each
-    example's augmentation uses the stateless seed (seed, e, index). So a run resumed at
-    epoch e (``initial_epoch=e``) sees exactly the batches an uninterrupted run saw,
-    however many iterators came before. A batch never spans two epochs.
-
-    Train with ``model.fit(pipeline, epochs=epochs, initial_epoch=initial_epoch,
-    steps_per_epoch=S)``, S the batches of one epoch (`optim.steps_per_epoch`): the
-    dataset holds every epoch, so Keras must not restart it.
+    An epoch with key e is shuffled with a seed drawn from (seed, e), and each example's
+    augmentation uses the stateless seed (seed, e, index). With ``epochs`` given, e is the
+    epoch's number, so its batches are a function of ``seed`` and e alone (not of
+    TensorFlow's global seed): a run resumed at epoch e (``initial_epoch=e``) sees exactly
+    the batches an uninterrupted run saw, however many iterators came before. Train it
+    with ``model.fit(pipeline, epochs=epochs, initial_epoch=initial_epoch,
+    steps_per_epoch=S)``, S the batches of one epoch (`optim.steps_per_epoch`): the dataset
+    holds every epoch, so Keras must not restart it. A batch never spans two epochs.
 
     Args:
       dataset: finite unbatched dataset of ``(x, label)`` with known cardinality N.
@@ -147,8 +179,10 @@ def training_pipeline(
       shuffle_buffer: size of the shuffle buffer (N or more shuffles uniformly).
       drop_remainder: drop the last partial batch of every epoch (static batch shapes,
         e.g. for TPUs).
-      epochs: one past the last epoch (``fit``'s ``epochs``).
-      initial_epoch: the first epoch (``fit``'s ``initial_epoch``), in [0, epochs].
+      epochs: None (one epoch, a new one at every read) or one past the last epoch
+        (``fit``'s ``epochs``).
+      initial_epoch: the first epoch (``fit``'s ``initial_epoch``), in [0, epochs]; only
+        with ``epochs`` given.
       num_classes: C; if given, the labels are read once (one pass over the dataset, before
         the first batch) and must lie in [0, C), and ``teacher_probs`` must have C columns.
 
@@ -158,19 +192,26 @@ def training_pipeline(
 
     Raises:
       ValueError: for an unknown augmentation, a per_example array without N rows (naming its
-        key), a reserved key, a batch or buffer size below 1, epochs below 1 or an
-        initial_epoch outside [0, epochs], a dataset that is not a finite dataset of
-        (x, label) pairs, labels or teacher probabilities as above, or a batch larger
-        than the dataset with ``drop_remainder`` (no step in an epoch).
+        key), a reserved key, a batch or buffer size below 1, epochs below 1, an
+        initial_epoch outside [0, epochs] or without epochs, a dataset that is not a finite
+        dataset of (x, label) pairs, labels or teacher probabilities as above, or a batch
+        larger than the dataset with ``drop_remainder`` (no step in an epoch).
       TypeError: if ``dataset`` is not a tf.data.Dataset or a size or epoch is not an int.
     """
     size = _check_dataset(dataset)
     _check_positive_int("batch_size", batch_size)
     _check_positive_int("shuffle_buffer", shuffle_buffer)
-    _check_positive_int("epochs", epochs)
     _check_int("initial_epoch", initial_epoch, 0)
-    if initial_epoch > epochs:
-        raise ValueError(f"initial_epoch must be at most epochs={epochs}; got {initial_epoch}.")
+    if epochs is None:
+        if initial_epoch:
+            raise ValueError(
+                f"initial_epoch={initial_epoch} needs epochs: a pipeline without epochs holds "
+                "one epoch, a new one at every read."
+            )
+    else:
+        _check_positive_int("epochs", epochs)
+        if initial_epoch > epochs:
+            raise ValueError(f"initial_epoch must be at most epochs={epochs}; got {initial_epoch}.")
     augment = None if augmentation is None else get_augmentation(augmentation)
     if augment is not None and not (
         dataset.element_spec[0].shape.rank == 3 and dataset.element_spec[0].shape.is_fully_defined()
@@ -181,7 +222,9 @@ def training_pipeline(
         )
     tables = _lookup_tables(per_example, size)
     if num_classes is not None and TEACHER_PROBS in tables:
-        checks.check_num_columns(tables[TEACHER_PROBS], num_classes, "per_example['teacher_probs']")
+        table = tables[TEACHER_PROBS]
+        rows = per_example[TEACHER_PROBS] if isinstance(table, tuple) else table
+        checks.check_num_columns(rows, num_classes, "per_example['teacher_probs']")
     _check_labels(dataset, num_classes)
     if drop_remainder and batch_size > size:
         raise ValueError(
@@ -212,10 +255,14 @@ def training_pipeline(
         return shuffled.batch(batch_size, drop_remainder=drop_remainder)
 
     per_epoch = int(indexed.batch(batch_size, drop_remainder=drop_remainder).cardinality())
-    batched = tf.data.Dataset.range(initial_epoch, epochs).flat_map(one_epoch)
-    batched = batched.apply(
-        tf.data.experimental.assert_cardinality((epochs - initial_epoch) * per_epoch)
-    )
+    if epochs is None:
+        epoch_keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        num_epochs = 1
+    else:
+        epoch_keys = tf.data.Dataset.range(initial_epoch, epochs)
+        num_epochs = epochs - initial_epoch
+    batched = epoch_keys.flat_map(one_epoch)
+    batched = batched.apply(tf.data.experimental.assert_cardinality(num_epochs * per_epoch))
     return _with_targets(batched, tables)
 
 

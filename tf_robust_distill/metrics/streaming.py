@@ -11,7 +11,7 @@ shape [B, C] (reduced by argmax). Labels must lie in [0, C); they are not checke
 the compiled step. ``y_pred``: logits or probabilities of shape [B, C].
 ``sample_weight`` (optional, shape [B] or [B, 1]) weights each example.
 
-With no examples yet, scalar results are 0 and ``PerClassRecall`` is all NaN; a class
+With no examples yet, scalar results are 0 and ``PerClassRecall``'s are all NaN; a class
 with no examples has recall NaN and is left out of the balanced and worst-k averages.
 
 The negative log-likelihood needs no class here: use Keras'
@@ -67,10 +67,24 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
 
 @_register
 class PerClassRecall(_ConfusionMatrixMetric):
-    """Recall of each class, a [C] vector; NaN for a class with no examples yet."""
+    """Recall of each class: ``result()`` is {``<name>_j``: recall of class j}, scalars.
 
-    default_name = "per_class_recall"
+    Keras 3 merges a metric's dict result into the logs, so the default name ``recall``
+    logs ``recall_0`` .. ``recall_{C-1}`` (``val_recall_j`` on validation data): one
+    number per class in the progress bar, History, CSVLogger and TensorBoard, which takes
+    scalars only. ``recalls()`` is the [C] vector. NaN for a class with no examples yet.
+    """
+
+    default_name = "recall"
     from_confusion = staticmethod(formulas.recall_from_confusion)
+
+    def recalls(self):
+        """The [C] vector of per-class recalls."""
+        return super().result()
+
+    def result(self):
+        recalls = self.recalls()
+        return {f"{self.name}_{j}": recalls[j] for j in range(self.num_classes)}
 
 
 @_register

@@ -2,7 +2,8 @@
 
 A builder is called as ``builder(num_classes, input_shape, *, name, weight_decay,
 **options)`` after `get` has checked every argument, and returns a functional
-``keras.Model`` named ``name`` whose output is the logits.
+``keras.Model`` named ``name`` whose output is the logits. ``get`` also builds with a
+factory of the caller's own, named ``"package.module:function"`` (`imported`).
 """
 
 import inspect
@@ -10,7 +11,10 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
+import keras
+
 from tf_robust_distill import checks
+from tf_robust_distill.nets.imported import import_factory, is_import_spec
 
 _FIXED_KEYWORDS = ("name", "weight_decay")
 
@@ -48,7 +52,8 @@ def get(name, num_classes, input_shape, *, weight_decay=0.0, **options):
     """Builds the net registered as ``name``; its output is the logits.
 
     Args:
-      name: a registered name, see `names()`.
+      name: a registered name, see `names()`, or ``"package.module:function"``: a
+        factory of the same signature, imported (any input shape).
       num_classes: number of classes, an integer >= 2.
       input_shape: shape of one example without the batch axis; ``(height,
         width, channels)`` for the convolutional nets.
@@ -59,18 +64,46 @@ def get(name, num_classes, input_shape, *, weight_decay=0.0, **options):
 
     Raises:
       ValueError: unknown name or option, or a bad ``num_classes``,
-        ``input_shape`` or ``weight_decay``.
+        ``input_shape`` or ``weight_decay``; a factory that cannot be imported, does
+        not take these arguments or returns no ``keras.Model`` of ``num_classes`` outputs.
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"Unknown net {name!r}; registered nets: {', '.join(names())}.")
-    entry = _REGISTRY[name]
+    entry = _entry(name)
     _check_num_classes(num_classes)
     input_shape = _checked_input_shape(name, input_shape, entry.image_input)
     _check_weight_decay(weight_decay)
     _check_options(name, entry.builder, options)
-    return entry.builder(
-        int(num_classes), input_shape, name=name, weight_decay=float(weight_decay), **options
+    model_name = entry.builder.__name__ if is_import_spec(name) else name
+    net = entry.builder(
+        int(num_classes), input_shape, name=model_name, weight_decay=float(weight_decay), **options
     )
+    if is_import_spec(name):
+        _check_built(name, net, int(num_classes))
+    return net
+
+
+def check_name(name):
+    """Raise `get`'s ValueError for an unknown name or a factory that cannot be imported
+    or does not take the registry's arguments, before anything is built."""
+    _entry(name)
+
+
+def _entry(name):
+    """The registered entry of `name`, or the imported factory of a "module:function" name."""
+    if is_import_spec(name):
+        return _Entry(import_factory(name), image_input=False)
+    if name not in _REGISTRY:
+        raise ValueError(f"Unknown net {name!r}; registered nets: {', '.join(names())}.")
+    return _REGISTRY[name]
+
+
+def _check_built(name, net, num_classes):
+    if not isinstance(net, keras.Model) or tuple(net.output_shape)[1:] != (num_classes,):
+        shape = getattr(net, "output_shape", None)
+        raise ValueError(
+            f"net {name!r} must return a keras.Model with {num_classes} logits per example "
+            f"(output shape (None, {num_classes})); it returned {type(net).__name__} with "
+            f"output shape {shape}."
+        )
 
 
 def _check_num_classes(num_classes):

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_robust_distill import checks
-from tf_robust_distill.objectives.targets import LABEL, TEACHER_PROBS
+from tf_robust_distill.objectives.targets import LABEL, TEACHER_LOGITS, TEACHER_PROBS
 
 
 def is_array(value):
@@ -32,19 +32,38 @@ def check_features(x):
 
 
 def class_ids(labels, num_classes):
-    """``targets['label']``: integer class ids in [0, num_classes), of shape [N] or [N, 1]."""
+    """``targets['label']`` as class ids [N] in [0, num_classes).
+
+    Accepts integer ids of shape [N] or [N, 1], and one-hot rows [N, C] (C > 1), read as
+    their argmax, as the step does (`targets.with_class_ids`): a row that is not one-hot
+    (soft labels) is refused, since its argmax would drop the rest of the row.
+    """
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
+    elif labels.ndim == 2:
+        if num_classes is not None and labels.shape[1] != num_classes:
+            raise ValueError(
+                f"targets['label'] of shape {labels.shape} must be class ids [N] or one-hot "
+                f"rows [N, {num_classes}]."
+            )
+        if not (np.isin(labels, (0, 1)).all() and np.all(labels.sum(axis=1) == 1)):
+            raise ValueError(
+                "targets['label'] of shape [N, C] must hold one-hot rows (a single 1, zeros "
+                "elsewhere); soft labels are targets['teacher_probs']."
+            )
+        labels = labels.argmax(axis=1)
     return checks.as_labels(labels, num_classes, name="targets['label']")
 
 
 def check_targets(targets, num_classes):
-    """Check the ``label`` and ``teacher_probs`` arrays of a targets dict, if present."""
+    """Check the ``label``, ``teacher_logits`` and ``teacher_probs`` arrays of a targets dict."""
     if not isinstance(targets, Mapping):
         return
     if is_array(targets.get(LABEL)):
         class_ids(targets[LABEL], num_classes)
+    if is_array(targets.get(TEACHER_LOGITS)):
+        checks.as_logits(targets[TEACHER_LOGITS], name="targets['teacher_logits']")
     if is_array(targets.get(TEACHER_PROBS)):
         probs = checks.as_probabilities(targets[TEACHER_PROBS], name="targets['teacher_probs']")
         if num_classes is not None:

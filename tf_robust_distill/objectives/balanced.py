@@ -76,6 +76,8 @@ class BalancedModel(ProbabilityTargetModel):
         the teacher's training-set marginal for a student.
     """
 
+    class_reweighting = "its margin loss already weights class y by 1/π̂_y (β_y/π̂_y when robust)"
+
     def __init__(self, backbone, distill=False, *, class_priors=None, **kwargs):
         super().__init__(backbone, distill, **kwargs)
         self.num_classes = int(backbone.output_shape[-1])

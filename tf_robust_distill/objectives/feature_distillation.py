@@ -111,8 +111,6 @@ class FitNetsModel(FeatureKDModel):
             int(teacher_feature_dim), dtype="float32", name="hint_regressor"
         )
         self.regressor.build(features_shape)
-        # Every variable exists now; the step never calls self(x), which would mark it built.
-        self.built = True
 
     @property
     def teacher_width(self):
@@ -172,7 +170,6 @@ class AttentionTransferModel(FeatureKDModel):
                 f"{list(self.layer_names)} have {student_shapes}, the teacher's {teacher_shapes}."
             )
         self.spatial_shapes = student_shapes
-        self.built = True
 
     @property
     def teacher_width(self):

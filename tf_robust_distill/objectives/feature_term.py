@@ -61,9 +61,10 @@ class FeatureTermModel(DistillationModel):
         term = self.feature_term(student_outputs, teacher)
         return self.example_losses(targets, logits, training) + term
 
-    def logits_and_loss(self, x, targets, training):
-        """Float32 logits and the mean of ``feature_loss`` from one forward pass of the student."""
+    def logits_and_loss(self, x, targets, training, sample_weight=None):
+        """Float32 logits and the mean of ``feature_loss`` (each example's times its sample
+        weight, if any) from one forward pass of the student."""
         *student_outputs, logits = self.outputs_and_logits(x, training=training)
         logits = tf.cast(logits, tf.float32)
         per_example = self.feature_loss(targets, logits, student_outputs, training)
-        return logits, mean_over_global_batch(per_example)
+        return logits, mean_over_global_batch(per_example, sample_weight)

@@ -41,7 +41,11 @@ class GroupDROModel(MultiplierSettings, ProbabilityTargetModel):
         ``MultiplierUpdate`` (validation risks).
       validation_labels, risk: the validation risks when ``use_validation`` (see
         ``RobustModel``).
+      multiplier_update_required: with ``use_validation``, False lets ``fit`` train
+        without a `MultiplierUpdate` (q then stays as it is; see `MultiplierSettings`).
     """
+
+    class_reweighting = "its loss Σ_g q_g L_g weights the per-class losses L_g by q"
 
     def __init__(
         self,
@@ -52,12 +56,13 @@ class GroupDROModel(MultiplierSettings, ProbabilityTargetModel):
         use_validation=False,
         validation_labels="one_hot",
         risk="zero_one",
+        multiplier_update_required=True,
         **kwargs,
     ):
         super().__init__(backbone, distill, **kwargs)
         self.use_validation = bool(use_validation)
         self.num_classes = int(backbone.output_shape[-1])
-        self.init_multipliers(step_size, validation_labels, risk)
+        self.init_multipliers(step_size, validation_labels, risk, False, multiplier_update_required)
 
     @property
     def uses_validation_multipliers(self):
@@ -67,12 +72,18 @@ class GroupDROModel(MultiplierSettings, ProbabilityTargetModel):
         """q ∝ q exp(η R) from per-class validation risks R (``use_validation=True``)."""
         return self.multipliers.update(risks, self.step_size)
 
-    def batch_loss(self, targets, logits, training):
+    def batch_loss(self, targets, logits, training, sample_weight=None):
         """This replica's share Σ_g (q_g / W_g) Σ_i w_ig ℓ(g, f(x_i)) of Σ_g q_g L_g.
 
         In a training step without ``use_validation``, q first takes its online step
-        from the global batch's L_g (Algorithm 1); evaluation leaves q alone.
+        from the global batch's L_g (Algorithm 1); evaluation leaves q alone. Sample
+        weights are refused: the loss is not a mean of per-example terms.
         """
+        if sample_weight is not None:
+            raise ValueError(
+                "GroupDROModel takes no sample weights: its loss Σ_g q_g L_g is a weighted "
+                "mean of per-class losses, not a mean of per-example terms."
+            )
         weights = self.probability_targets(targets, logits)
         losses = multipliers.class_losses(logits, "xent")
         loss_sums, weight_sums = multipliers.class_sums(weights, tf.stop_gradient(losses))

@@ -11,11 +11,18 @@ of the current model on a validation set and takes one exponentiated-gradient st
     model.compile(optimizer=...)
     model.fit(train, callbacks=[MultiplierUpdate(validation, every_n_steps=100)])
 
+``model.fit(train, validation_data=validation)`` adds ``MultiplierUpdate(validation)``
+itself (one update per epoch); a fit with neither is refused, since λ would stay
+uniform and the model would train the balanced objective
+(``multiplier_update_required=False`` asks for that).
+
 The last iterate λ^K is what the model uses (App. E.3.1); the running average of
 λ^1..λ^K is kept too with ``average_iterates=True``. Each λ_j is in the logs of every
 epoch as ``lambda_j`` (History, TensorBoard; read once per epoch, not returned by the
 train step) and is saved with the model.
 """
+
+from collections.abc import Mapping
 
 import keras
 import numpy as np
@@ -23,11 +30,17 @@ import tensorflow as tf
 
 from tf_robust_distill import checks
 from tf_robust_distill.estimators.exponentiated_gradient import exponentiated_gradient_step
-from tf_robust_distill.objectives import multipliers
+from tf_robust_distill.objectives import array_inputs, multipliers
 from tf_robust_distill.objectives.balanced import BalancedModel
 from tf_robust_distill.objectives.base import PACKAGE
+from tf_robust_distill.objectives.default_callbacks import holds, with_default_callbacks
 from tf_robust_distill.objectives.registry import register
-from tf_robust_distill.objectives.targets import probability_key, probability_targets
+from tf_robust_distill.objectives.targets import (
+    LABEL,
+    probability_key,
+    probability_targets,
+    with_class_ids,
+)
 
 
 def check_validation_settings(validation_labels, risk, distill):
@@ -123,13 +136,44 @@ class MultiplierSettings:
     EG step size and the validation labels and risk of ``MultiplierUpdate``, and creates
     ``self.multipliers`` (m = ``self.num_classes``); λ is in every epoch's logs and the
     settings in ``get_config``.
+
+    ``fit`` of a model whose λ is updated on validation data
+    (``uses_validation_multipliers``) uses the `MultiplierUpdate` its callbacks hold, or
+    adds ``MultiplierUpdate(validation_data)`` (an update per epoch), and without
+    ``validation_data`` either refuses to train: λ would never move. With
+    ``multiplier_update_required=False`` it adds none and trains with λ as it is
+    (uniform, or as loaded) unless its callbacks hold a `MultiplierUpdate`.
     """
 
-    def init_multipliers(self, step_size, validation_labels, risk, average_iterates=False):
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kw):
+        """`DistillationModel.fit`, with a `MultiplierUpdate` made sure of (see the class)."""
+        updated = self.uses_validation_multipliers and self.multiplier_update_required
+        if updated and not holds(callbacks, MultiplierUpdate):
+            validation = kw.get("validation_data")
+            if validation is None:
+                raise ValueError(
+                    f"{type(self).__name__} updates its multipliers on validation data, but fit "
+                    "got neither validation_data nor a MultiplierUpdate callback, so they would "
+                    "never change: pass validation_data=... (one update per epoch), or "
+                    "callbacks=[MultiplierUpdate(validation, every_n_steps=...)], or build it "
+                    "with multiplier_update_required=False to train with them as they are."
+                )
+            callbacks = with_default_callbacks(callbacks, [MultiplierUpdate(validation)], self)
+        return super().fit(x, y, batch_size, epochs, verbose, callbacks, **kw)
+
+    def init_multipliers(
+        self,
+        step_size,
+        validation_labels,
+        risk,
+        average_iterates=False,
+        multiplier_update_required=True,
+    ):
         check_validation_settings(validation_labels, risk, self.distill)
         self.step_size = check_step_size(step_size)
         self.validation_labels = validation_labels
         self.risk = risk
+        self.multiplier_update_required = bool(multiplier_update_required)
         self.multipliers = ClassMultipliers(self.num_classes, average_iterates, name="multipliers")
 
     def state_logs(self):
@@ -141,6 +185,7 @@ class MultiplierSettings:
             "step_size": self.step_size,
             "validation_labels": self.validation_labels,
             "risk": self.risk,
+            "multiplier_update_required": self.multiplier_update_required,
         }
 
 
@@ -157,7 +202,9 @@ class RobustModel(MultiplierSettings, BalancedModel):
 
     Per example: margin_loss(p, f, β/π̂) with β = (1 − α)/m + α·λ (Algorithm 3; α = 1 is
     Algorithm 1, α = 0 the balanced objective). λ is updated by ``MultiplierUpdate`` with
-    step γ·α on per-class validation risks; without that callback λ stays uniform.
+    step γ·α on per-class validation risks: ``fit`` adds one on its ``validation_data``
+    if `callbacks` hold none, and refuses to train without either unless
+    ``multiplier_update_required=False`` (`MultiplierSettings`).
 
     Args:
       backbone: a Keras model returning logits.
@@ -170,6 +217,8 @@ class RobustModel(MultiplierSettings, BalancedModel):
       risk: loss ℓ of the validation risks: 'zero_one' (App. E.3.1) or 'xent'.
       average_iterates: also keep the average of the multiplier iterates
         (``model.multipliers.averaged_multipliers``).
+      multiplier_update_required: False lets ``fit`` train without a `MultiplierUpdate`,
+        λ then staying as it is (uniform: the balanced objective).
     """
 
     uses_validation_multipliers = True
@@ -185,13 +234,16 @@ class RobustModel(MultiplierSettings, BalancedModel):
         validation_labels="one_hot",
         risk="zero_one",
         average_iterates=False,
+        multiplier_update_required=True,
         **kwargs,
     ):
         super().__init__(backbone, distill, class_priors=class_priors, **kwargs)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         self.alpha = float(alpha)
-        self.init_multipliers(step_size, validation_labels, risk, average_iterates)
+        self.init_multipliers(
+            step_size, validation_labels, risk, average_iterates, multiplier_update_required
+        )
 
     def class_weights(self):
         return multipliers.tradeoff_weights(self.multipliers.current(), self.alpha)
@@ -222,6 +274,7 @@ def validation_class_sums(model, validation_data, validation_labels, risk):
     num_classes = model.num_classes
 
     def replica_sums(x, targets):
+        targets = with_class_ids(targets)
         logits = tf.cast(model(x, training=False), tf.float32)
         weights = probability_targets(targets, teacher_labels, num_classes)
         return multipliers.class_sums(weights, multipliers.class_losses(logits, risk))
@@ -242,6 +295,27 @@ def validation_class_sums(model, validation_data, validation_labels, risk):
     return sums
 
 
+def validation_dataset(validation_data, batch_size):
+    """`validation_data` as a batched ``tf.data.Dataset`` of (x, targets).
+
+    A dataset is returned as it is. A tuple (x, targets) or (x, targets, sample_weight)
+    of arrays, as Keras takes ``validation_data``, is checked (`array_inputs`) and
+    batched by `batch_size`; targets is a dict, or an array of labels read as
+    ``{'label': targets}``; sample weights do not enter the risks.
+    """
+    if isinstance(validation_data, tf.data.Dataset):
+        return validation_data
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+        x, targets = validation_data[:2]
+        targets = dict(targets) if isinstance(targets, Mapping) else {LABEL: targets}
+        array_inputs.check_inputs(x, targets, None)
+        return tf.data.Dataset.from_tensor_slices((x, targets)).batch(batch_size)
+    raise TypeError(
+        "validation_data must be a batched tf.data.Dataset of (x, targets) or a tuple "
+        f"(x, targets) of arrays, got {type(validation_data).__name__}"
+    )
+
+
 class MultiplierUpdate(keras.callbacks.Callback):
     """Updates a model's multipliers λ from its per-class risks on a validation set.
 
@@ -254,17 +328,15 @@ class MultiplierUpdate(keras.callbacks.Callback):
 
     Args:
       validation_data: a batched ``tf.data.Dataset`` of (x, targets), targets a dict
-        holding 'label' (one-hot validation) or 'teacher_probs' (teacher validation).
+        holding 'label' (one-hot validation) or 'teacher_probs' (teacher validation); or
+        a tuple (x, targets) of arrays, as Keras's ``validation_data`` (`validation_dataset`).
       every_n_steps: update every this many optimizer steps; None updates every epoch.
+      batch_size: the batch size of validation arrays.
     """
 
-    def __init__(self, validation_data, every_n_steps=None):
+    def __init__(self, validation_data, every_n_steps=None, batch_size=256):
         super().__init__()
-        if not isinstance(validation_data, tf.data.Dataset):
-            raise TypeError(
-                "validation_data must be a batched tf.data.Dataset of (x, targets), "
-                f"got {type(validation_data).__name__}"
-            )
+        validation_data = validation_dataset(validation_data, batch_size)
         if every_n_steps is not None and not (
             checks.is_integer(every_n_steps) and every_n_steps >= 1
         ):

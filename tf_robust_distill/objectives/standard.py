@@ -7,6 +7,7 @@ Hinton et al.'s mix of both, used by the SoTeacher paper (α = 0.5, T = 4, App. 
 """
 
 import keras
+import tensorflow as tf
 
 from tf_robust_distill import checks, losses
 from tf_robust_distill.objectives import targets as targets_dict
@@ -43,8 +44,13 @@ class StandardModel(TemperedStudent, ProbabilityTargetModel):
 class KDModel(DistillationModel):
     """Hinton et al. (2015): α·xent(y, f) + (1 − α)·T²·KL(p^t_T ‖ softmax(f/T)).
 
-    ``targets['teacher_probs']`` must hold the teacher's probabilities at the same
-    temperature T (``TeacherLabels.probs(temperature=T)``).
+    The teacher's side p^t_T = softmax(f^t/T) comes from ``targets['teacher_logits']``
+    (the teacher's logits f^t, e.g. ``TeacherLabels.logits``), tempered here at the
+    model's T, so that no other temperature can reach the loss; or from
+    ``targets['teacher_probs']``, which must then be already at T
+    (``TeacherLabels.probs(temperature=T)``; the probabilities cannot tell their
+    temperature). One of the two keys, not both. An `OnlineTeacher` attached at
+    another temperature is refused.
 
     Args:
       backbone: a Keras model returning logits.
@@ -60,6 +66,30 @@ class KDModel(DistillationModel):
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         self.alpha = float(alpha)
         self.temperature = checks.check_temperature(temperature)
+
+    def step_targets(self, x, targets):
+        """The base's targets, with p^t_T = softmax(teacher_logits / T) as ``teacher_probs``."""
+        targets = super().step_targets(x, targets)
+        if targets_dict.TEACHER_LOGITS not in targets:
+            return targets
+        if targets_dict.TEACHER_PROBS in targets:
+            raise ValueError(
+                "KDModel reads either targets['teacher_logits'] (tempered at its T inside) or "
+                "targets['teacher_probs'] (already at T), not both: drop one of them."
+            )
+        teacher_logits = tf.cast(targets[targets_dict.TEACHER_LOGITS], tf.float32)
+        teacher_probs = tf.nn.softmax(teacher_logits / self.temperature)
+        return {**targets, targets_dict.TEACHER_PROBS: teacher_probs}
+
+    def attach_teacher(self, online_teacher):
+        """`DistillationModel.attach_teacher`, refusing a teacher at another temperature."""
+        if online_teacher is not None and online_teacher.temperature != self.temperature:
+            raise ValueError(
+                f"KDModel(temperature={self.temperature}) needs the teacher's probabilities at "
+                f"the same T, but the OnlineTeacher gives them at temperature="
+                f"{online_teacher.temperature}: build it with temperature={self.temperature}."
+            )
+        super().attach_teacher(online_teacher)
 
     def per_example_loss(self, targets, logits):
         return losses.kd_loss(

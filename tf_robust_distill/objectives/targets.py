@@ -1,7 +1,8 @@
 """Reading the targets dict: every key an objective reads, as the tensor it computes with.
 
 A dataset yields ``(x, targets)``, ``targets`` a dict (see `DistillationModel`):
-``label`` (int class), ``teacher_probs`` (float [C], temperature already applied),
+``label`` (int class, or a one-hot row: `with_class_ids`), ``teacher_probs`` (float [C],
+temperature already applied), ``teacher_logits`` (float [C], for `KDModel`, which tempers them),
 ``weight`` (fidelity weight), ``index`` (position in the training set), ``alpha`` and
 ``topk`` (SLaM's mixing), ``labeled`` (1 on a labeled example), and the teacher's
 feature targets (``data.teacher_features.TARGET_KEYS``). Objectives read them here only.
@@ -16,6 +17,20 @@ INDEX = "index"
 ALPHA = "alpha"
 TOPK = "topk"
 LABELED = "labeled"
+TEACHER_LOGITS = "teacher_logits"
+
+
+def with_class_ids(targets):
+    """`targets` with a one-hot ``label`` [batch, C] (static C > 1) replaced by its argmax.
+
+    Every reader of ``label`` takes class ids of shape [batch] or [batch, 1] (left as
+    they are); Keras users often hold one-hot labels. A soft row is read as its argmax
+    too: array inputs are checked to be one-hot first (`array_inputs`).
+    """
+    label = targets.get(LABEL)
+    if label is None or label.shape.rank != 2 or label.shape[-1] in (None, 1):
+        return targets
+    return {**targets, LABEL: tf.argmax(label, axis=-1, output_type=tf.int32)}
 
 
 def labels(targets):

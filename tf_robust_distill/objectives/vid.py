@@ -134,8 +134,6 @@ class VIDModel(FeatureTermModel):
             if num_train_examples is None
             else ExampleWeights(num_train_examples, name="debiasing_weights")
         )
-        # Every variable exists now; the step never calls self(x), which would mark it built.
-        self.built = True
 
     @property
     def required_targets(self):

@@ -1,7 +1,7 @@
 """Teacher -> labels -> student -> evaluation, as the experiments and notebooks run it.
 
 - `job`: the main job (one training set; `run` writes results.json), built from
-  `teacher`, `student` and `role_training`;
+  `teacher` (or a trained teacher's file, `given_teacher`), `student` and `role_training`;
 - `unlabeled`: the job with unlabeled examples (a labeled set A, a validation set V and
   an unlabeled set U per trial);
 - `training`: the spine both jobs train every model with (net, registry objective,

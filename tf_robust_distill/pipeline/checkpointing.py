@@ -34,6 +34,7 @@ uninterrupted one.
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -42,6 +43,7 @@ import zipfile
 
 import keras
 import tensorflow as tf
+from absl import logging as absl_logging
 from tensorflow.python.framework import config as tf_config  # op determinism off again
 
 from tf_robust_distill.distribute import worker_directory
@@ -117,6 +119,25 @@ def checkpoint_directory(workdir, name, description):
     return os.path.join(workdir, CHECKPOINTS, f"{name}-{digest}")
 
 
+class _WarningsAndAbove(logging.Filter):
+    def filter(self, record):
+        return record.levelno >= logging.WARNING
+
+
+@contextlib.contextmanager
+def quiet_checkpoint_logs():
+    """Drop the INFO lines TensorFlow's checkpoint writer logs through absl on every save
+    (``functional_saver.py] Sharding callback duration: ...``) inside the block; warnings
+    and errors pass, and other loggers are untouched."""
+    quiet = _WarningsAndAbove()
+    logger = absl_logging.get_absl_logger()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 class TrainingProgress(tf.train.experimental.PythonState):
     """The number of finished epochs and their logs, stored in the checkpoint as JSON."""
 
@@ -174,7 +195,8 @@ class TrainingCheckpoint:
         damaged = []
         for path in reversed(self.manager.checkpoints):
             try:
-                self.checkpoint.restore(path).assert_consumed()
+                with quiet_checkpoint_logs():
+                    self.checkpoint.restore(path).assert_consumed()
             except DAMAGED_CHECKPOINT_ERRORS as error:
                 damaged.append(f"{path} ({type(error).__name__}: {error})")
                 continue
@@ -200,7 +222,8 @@ class TrainingCheckpoint:
         """Checkpoint the state at the end of `epoch` (0-based) with its logs."""
         self.progress.epochs = epoch + 1
         self.progress.logs.append({name: float(value) for name, value in logs.items()})
-        self.manager.save(checkpoint_number=epoch + 1)
+        with quiet_checkpoint_logs():
+            self.manager.save(checkpoint_number=epoch + 1)
 
     def remove(self):
         """Delete the checkpoints, and the ``checkpoints`` directory holding them once empty."""
@@ -324,6 +347,7 @@ def fit_resumably(
                     NonFiniteLossCheck(role, directory),
                     EpochCheckpoint(checkpoint, role),
                 ],
+                shuffle=False,  # `batches` is shuffled by the input pipeline
                 **fit_options,
             )
     checkpoint.remove()

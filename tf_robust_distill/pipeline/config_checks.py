@@ -11,6 +11,7 @@ a worst-k beyond the classes, a validation split that lacks a class its objectiv
 import numpy as np
 
 from tf_robust_distill import checks, losses
+from tf_robust_distill.data.topk_labels import check_top_k
 from tf_robust_distill.objectives import registry
 from tf_robust_distill.objectives.robust import check_step_size, check_validation_settings
 from tf_robust_distill.optim import steps_per_epoch
@@ -115,6 +116,23 @@ def check_worst_k(worst_k, num_classes):
         raise ValueError(
             f"eval.worst_k must be None or an integer in [1, {num_classes}] (the number of "
             f"classes), got {worst_k!r}"
+        )
+
+
+def check_teacher_top_k(section, num_classes):
+    """Raise unless ``student.teacher_top_k`` is None (dense teacher labels) or an integer
+    in [1, num_classes], read from the cache (not with ``student.online_teacher``)."""
+    top_k = section.get("teacher_top_k")
+    if top_k is None:
+        return
+    try:
+        check_top_k(top_k, num_classes)
+    except ValueError as error:
+        raise ValueError(f"student.teacher_top_k: {error}") from error
+    if section.get("online_teacher"):
+        raise ValueError(
+            "student.teacher_top_k keeps the k largest cached teacher logits; "
+            "student.online_teacher runs the teacher in the step instead: set one of them."
         )
 
 

@@ -20,7 +20,8 @@ class Context:
       strategy: the tf.distribute strategy every model is built under.
       teacher: the teacher's backbone (logits), once trained.
       teacher_dir: where the teacher and its cached bulk inferences are kept.
-      teacher_labels: {"train": TeacherLabels, "val": ..., "test": ...}.
+      teacher_labels: {"train": TeacherLabels, "val": ..., "test": ...} (`TopKTeacherLabels`
+        with ``student.teacher_top_k``).
     """
 
     splits: data.Splits
@@ -41,7 +42,8 @@ class Context:
         )
 
     def teacher_probs(self, split, temperature=1.0, hard=False):
-        """The teacher's labels on `split` as a student reads them."""
+        """The teacher's labels on `split` as a student reads them: [N, C], or `TopKRows`
+        for top-k labels (the input pipelines build their dense rows per batch)."""
         return self.teacher_labels[split].targets(temperature, hard)
 
     def num_examples(self, split):

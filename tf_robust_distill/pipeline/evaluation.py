@@ -1,8 +1,6 @@
 """The metrics every run reports for a model on the validation and test halves (results.json)."""
 
-import numpy as np
-
-from tf_robust_distill import data, estimators, metrics
+from tf_robust_distill import data, estimators, inference, metrics
 
 EVALUATED_SPLITS = ("val", "test")
 TOP_K = 5
@@ -38,8 +36,20 @@ def classification_report(labels, probs, num_classes, worst_k=None):
 
 def predict_logits(model, dataset, batch_size):
     """The model's float32 logits on an unbatched (x, label) dataset, in order."""
-    logits = model.predict(data.evaluation_pipeline(dataset, batch_size), verbose=0)
-    return np.asarray(logits, np.float32)
+    return split_logits(model, {"split": dataset}, batch_size)["split"]
+
+
+def split_logits(model, datasets, batch_size):
+    """{name: the model's float32 logits on the unbatched (x, label) dataset}, in order.
+
+    The model is traced once for all of them (`inference`), where ``model.predict``
+    traces again for each new batch shape.
+    """
+    batches = {
+        name: data.evaluation_pipeline(dataset, batch_size) for name, dataset in datasets.items()
+    }
+    function = inference.traced_once(inference.logits_step(model), next(iter(batches.values())))
+    return {name: inference.predict(function, split) for name, split in batches.items()}
 
 
 def report(logits, context, config):
@@ -65,11 +75,8 @@ def report(logits, context, config):
 
 def evaluate(model, context, config):
     """`report` of a model's predictions on the validation and test halves."""
-    logits = {
-        split: predict_logits(model, getattr(context.splits, split), config.eval.batch_size)
-        for split in EVALUATED_SPLITS
-    }
-    return report(logits, context, config)
+    datasets = {split: getattr(context.splits, split) for split in EVALUATED_SPLITS}
+    return report(split_logits(model, datasets, config.eval.batch_size), context, config)
 
 
 def agreement(teacher_probs, student_probs):

@@ -8,12 +8,15 @@ model is built, compiled and fitted by the spine of both jobs (`training`).
 
 import dataclasses
 import json
+import os
 import time
 
 import numpy as np
+from absl import logging
 
-from tf_robust_distill import precision, reporting
+from tf_robust_distill import precision, progress, reporting
 from tf_robust_distill.distribute import worker_directory
+from tf_robust_distill.nets.registry import check_name as check_net_name
 from tf_robust_distill.objectives import registry
 from tf_robust_distill.pipeline import config_checks, workdir_lock
 from tf_robust_distill.pipeline.context import Context, load_splits
@@ -23,6 +26,7 @@ from tf_robust_distill.pipeline.student import distill_selecting_temperature, te
 from tf_robust_distill.pipeline.teacher import teacher_for
 
 STUDENT_FILE = "student.keras"
+RESULTS_FILE = "results.json"  # written last by `reporting.write_run`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,9 +46,14 @@ class JobResult:
 
 
 def check(config):
-    """Fail before any work on a bad objective, option or temperature of either role, or
-    a number of epochs that trains nothing."""
+    """Fail before any work on a bad net, objective, option or temperature of either role,
+    or a number of epochs that trains nothing."""
     config_checks.check_epochs(config.train.epochs, "train.epochs")
+    for role in ("teacher", "student"):
+        try:
+            check_net_name(config[role].net)
+        except ValueError as error:
+            raise ValueError(f"{role}.net: {error}") from error
     config_checks.check_objective(config.teacher, "teacher", registry.TEACHER)
     config_checks.check_objective(
         config.student, "student", registry.STUDENT, config_checks.UNTRAINED_STUDENTS
@@ -54,10 +63,12 @@ def check(config):
 
 def check_data(config, splits):
     """Fail before any work on what the data makes wrong: no step in an epoch (a batch
-    larger than the training split with drop_remainder), eval.worst_k beyond the classes,
-    a validation split without a class that post-shift or one-hot DRO risks need."""
+    larger than the training split with drop_remainder), eval.worst_k or
+    student.teacher_top_k beyond the classes, a validation split without a class that
+    post-shift or one-hot DRO risks need."""
     config_checks.check_steps(config.train, len(splits.train_labels), "the training split")
     config_checks.check_worst_k(config.eval.worst_k, splits.num_classes)
+    config_checks.check_teacher_top_k(config.student, splits.num_classes)
     for name, role in (("teacher", registry.TEACHER), ("student", registry.STUDENT)):
         config_checks.check_validation_classes(
             config[name], name, role, splits.val_labels, splits.num_classes
@@ -133,6 +144,7 @@ def train_and_publish(config, context, workdir, teacher_dir, started):
             config, context, workdir
         )
         results["agreement"] = agreement(teacher_probs, student_probs)
+    progress.stage("evaluation", evaluation_line(results))
     results["seconds"] = time.time() - started
     table = reporting.write_run(
         results,
@@ -145,4 +157,15 @@ def train_and_publish(config, context, workdir, teacher_dir, started):
         for role, model in (("teacher", teacher), ("student", student))
     }
     reporting.write_multiplier_plots(histories, workdir, list(context.splits.class_names))
+    logging.info("results written to %s", os.path.join(workdir, RESULTS_FILE))
     return JobResult(results, table, context)
+
+
+def evaluation_line(results):
+    """The test accuracy and worst-class accuracy of the teacher and the student, terse."""
+    return "; ".join(
+        f"{role} test accuracy {results[role]['test']['accuracy']:.4f}, "
+        f"worst-class {results[role]['test']['worst1_accuracy']:.4f}"
+        for role in ("teacher", "student")
+        if role in results
+    )

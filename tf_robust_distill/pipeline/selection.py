@@ -10,6 +10,26 @@ the search's name, the metric, every candidate with its score, and the winner.
 import itertools
 import math
 
+HIGHER_IS_BETTER = {
+    "accuracy": True,
+    "balanced_accuracy": True,
+    "worst1_accuracy": True,
+    "worstk_accuracy": True,
+    "nll": False,
+    "ece": False,
+}
+"""The metrics of `evaluation.classification_report` a search may be scored by, and
+whether a larger value is better."""
+
+
+def metric_direction(metric):
+    """True if a larger `metric` is better; a ValueError naming the metrics for another."""
+    if metric not in HIGHER_IS_BETTER:
+        raise ValueError(
+            f"unknown selection metric {metric!r}; choose one of {', '.join(HIGHER_IS_BETTER)}"
+        )
+    return HIGHER_IS_BETTER[metric]
+
 
 def grid_candidates(options):
     """Every combination of `options` ({name: [values]}), in the grid's order, as dicts."""

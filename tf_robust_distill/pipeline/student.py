@@ -5,7 +5,7 @@ candidates."""
 import keras
 import numpy as np
 
-from tf_robust_distill import checks, data, posthoc
+from tf_robust_distill import checks, data, posthoc, progress
 from tf_robust_distill.grid import with_overrides
 from tf_robust_distill.objectives import class_priors_from_probs, registry
 from tf_robust_distill.objectives.online_teacher import OnlineTeacher
@@ -16,7 +16,7 @@ from tf_robust_distill.pipeline.config_checks import (
     validation_labels,
 )
 from tf_robust_distill.pipeline.evaluation import EVALUATED_SPLITS, evaluate, report
-from tf_robust_distill.pipeline.role_training import train_role
+from tf_robust_distill.pipeline.role_training import train_role, with_train_overrides
 from tf_robust_distill.temperature import candidate_temperatures, select_temperature
 
 TRAINING_SPLITS = ("train", "val")
@@ -58,13 +58,13 @@ def feature_kind(config):
 
 def derived_arguments(config, context, features):
     """What a student objective may need: π̂ = the teacher's training marginal at the
-    student's temperature (robust distillation §4), N, the validation labels, the
-    temperature, and the widths of the teacher's `features` (the cached training split's
-    `TeacherFeatures`, or the `OnlineTeacher`)."""
+    student's temperature (robust distillation §4; O(N·k) for top-k labels), N, the
+    validation labels, the temperature, and the widths of the teacher's `features` (the
+    cached training split's `TeacherFeatures`, or the `OnlineTeacher`)."""
     section = config.student
     return {
         "class_priors": lambda: class_priors_from_probs(
-            context.teacher_probs("train", section.temperature)
+            context.teacher_labels["train"].marginal(section.temperature)[None]
         ),
         "num_train_examples": lambda: len(context.splits.train_labels),
         "validation_labels": lambda: validation_labels(section, registry.STUDENT),
@@ -132,7 +132,7 @@ def post_shift_logits(config, context):
     that the scores stay finite where softmax(f/T) underflows (e.g. T = 0.1).
     """
     probs = {
-        split: np.maximum(context.teacher_probs(split, config.student.temperature), 1e-30)
+        split: np.maximum(context.teacher_labels[split].probs(config.student.temperature), 1e-30)
         for split in EVALUATED_SPLITS
     }
     shift = posthoc.PostShift().fit(probs["val"], context.splits.val_labels)
@@ -145,8 +145,16 @@ def distill(config, context, workdir):
     Post-shift trains nothing (its model is None); every other objective trains a
     student from the cached teacher labels.
     """
-    if config.student.objective == POST_SHIFT:
+    section = config.student
+    if section.objective == POST_SHIFT:
+        progress.stage("student", f"post_shift of the teacher at temperature {section.temperature}")
         return (*report(post_shift_logits(config, context), context, config), None)
+    epochs = with_train_overrides(config, "student").train.epochs
+    progress.stage(
+        "student",
+        f"training {section.objective} ({section.net}) at temperature {section.temperature}, "
+        f"{epochs} epochs",
+    )
     student = student_for(config, context, workdir)
     return (*evaluate(student, context, config), student)
 
