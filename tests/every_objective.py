@@ -143,6 +143,7 @@ CASES = {
     "weighted": Case("weighted_fidelity", UNLABELED, debiasing_weights=True),
     "slam": Case("slam_fidelity", UNLABELED),
     "slam_normalized": Case("slam", UNLABELED, {"normalize": True}),
+    "robust_slam": Case("robust_slam", UNLABELED, {"step_size": 1.0}, callbacks=_every_two_steps),
     "taylor": Case("taylor_ce", UNLABELED),
     "poly": Case("poly", UNLABELED),
     "soteacher": Case(

@@ -7,7 +7,12 @@ the number of replicas.
 """
 
 from tf_robust_distill.losses.adaptive import adaalpha_loss, adamargin_loss, teacher_margin
-from tf_robust_distill.losses.cross_entropy import kd_loss, margin_loss, softmax_cross_entropy
+from tf_robust_distill.losses.cross_entropy import (
+    kd_loss,
+    margin_adjusted_logits,
+    margin_loss,
+    softmax_cross_entropy,
+)
 from tf_robust_distill.losses.feature import (
     attention_map,
     attention_transfer_loss,
@@ -41,6 +46,7 @@ __all__ = [
     "cross_entropy_of_log_probs",
     "kd_loss",
     "log_slam_mix",
+    "margin_adjusted_logits",
     "margin_loss",
     "poly1_cross_entropy",
     "poly1_cross_entropy_of_log_probs",

@@ -70,5 +70,14 @@ def margin_loss(targets, logits, costs):
       costs: [C] or [batch, C] positive costs c (e.g. 1/π̂ for the balanced
         objective, β/π̂ for the robust and trade-off objectives).
     """
-    adjusted = float32(logits) - tf.math.log(float32(costs))
-    return softmax_cross_entropy(targets, adjusted)
+    return softmax_cross_entropy(targets, margin_adjusted_logits(logits, costs))
+
+
+def margin_adjusted_logits(logits, costs):
+    """f − log c: the logits whose softmax cross-entropy is the margin loss of eq. (9).
+
+    Args:
+      logits: [batch, C] scores f.
+      costs: [C] or [batch, C] positive costs c.
+    """
+    return float32(logits) - tf.math.log(float32(costs))

@@ -20,6 +20,7 @@ from tf_robust_distill.objectives.group_dro import GroupDROModel
 from tf_robust_distill.objectives.lipschitz import lipschitz_constants, lipschitz_upper_bound
 from tf_robust_distill.objectives.online_teacher import OnlineTeacher
 from tf_robust_distill.objectives.robust import MultiplierUpdate, RobustModel
+from tf_robust_distill.objectives.robust_slam import RobustSLaMModel
 from tf_robust_distill.objectives.slam import RobustLossModel, SLaMModel
 from tf_robust_distill.objectives.soteacher import ConsistencyWeightScheduler, SoTeacherModel
 from tf_robust_distill.objectives.standard import KDModel, StandardModel
@@ -42,6 +43,7 @@ __all__ = [
     "OnlineTeacher",
     "RobustLossModel",
     "RobustModel",
+    "RobustSLaMModel",
     "SLaMModel",
     "SoTeacherModel",
     "StandardModel",

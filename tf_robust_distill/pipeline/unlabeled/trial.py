@@ -7,7 +7,7 @@ import keras
 
 from tf_robust_distill import data, progress
 from tf_robust_distill.data.fingerprint import dataset_fingerprint
-from tf_robust_distill.objectives import registry
+from tf_robust_distill.objectives import MultiplierUpdate, class_priors_from_probs, registry
 from tf_robust_distill.pipeline import checkpointing, training
 from tf_robust_distill.pipeline.evaluation import evaluate
 from tf_robust_distill.pipeline.unlabeled.holdout import hold_out, holdout_report
@@ -17,20 +17,37 @@ from tf_robust_distill.pipeline.unlabeled.training_set import StudentTrainingSet
 
 def derived_arguments(config, training_set):
     """What an objective may need: the size of the student's training set (its debiasing
-    weights), the width of the teacher's "features" layer (VID) and the temperature T of
-    the student's softmax (t_B, the teacher's too)."""
+    weights), the width of the teacher's "features" layer (VID), the temperature T of
+    the student's softmax (t_B, the teacher's too) and the class priors π̂ of a margin
+    loss: the marginal of the labels the student trains on (robust distillation §3)."""
     return {
+        "class_priors": lambda: class_priors_from_probs(training_set.teacher_probs),
         "temperature": lambda: config.student.temperature,
         "num_train_examples": lambda: training_set.num_examples,
         "teacher_feature_dim": lambda: training_set.teacher_feature_dim,
     }
 
 
+def state_updates(model, training_set):
+    """The callbacks that update the model's state from V: `DebiasingWeightUpdate` for
+    debiasing weights, `MultiplierUpdate` on V's true labels (once per epoch) for
+    multipliers λ."""
+    callbacks = []
+    if getattr(model, "debiasing_weights", None) is not None:
+        callbacks.append(training_set.debiasing_update())
+    if getattr(model, "uses_validation_multipliers", False):
+        split = training_set.split
+        validation = data.evaluation_pipeline(split.validation, training_set.batch_size)
+        callbacks.append(MultiplierUpdate(validation))
+    return callbacks
+
+
 def distill(config, context, stage, training_set):
     """The student of ``config.student.objective``, started from the pre-trained student.
 
     A model with debiasing weights gets `DebiasingWeightUpdate` (once, or every
-    ``config.unlabeled.weights_every_n_epochs`` epochs). The test accuracy after every
+    ``config.unlabeled.weights_every_n_epochs`` epochs), a model with multipliers λ a
+    `MultiplierUpdate` on V with true labels (`state_updates`). The test accuracy after every
     epoch is ``history['val_accuracy']``: the test set is Keras's validation data only to
     record that trajectory; nothing is selected with it.
 
@@ -47,7 +64,6 @@ def distill(config, context, stage, training_set):
         derived=derived_arguments(config, training_set),
         checkpoint=stage.student_checkpoint,
     )
-    debiased = getattr(model, "debiasing_weights", None) is not None
     # An unfinished student's checkpoints are kept beside the stage's stored models.
     history = training.fit(
         model,
@@ -66,7 +82,7 @@ def distill(config, context, stage, training_set):
         name=f"student ({config.student.objective})",
         per_example=training_set.per_example(model.required_targets),
         validation_data=data.evaluation_pipeline(context.splits.test, config.eval.batch_size),
-        callbacks=[training_set.debiasing_update()] if debiased else [],
+        callbacks=state_updates(model, training_set),
     )
     return model, history
 
