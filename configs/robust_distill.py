@@ -138,11 +138,19 @@ def grid_config():
         ("rob", "std-d", *STANDARD),
         ("rob", "teacher", "std", "teacher"),
         ("bal", "teacher", "std", "teacher"),
+        # Claims ii/iii: does the robust student gain from a robust teacher?
+        ("std", ROBUST_ONE_HOT[1], *ROBUST_ONE_HOT),
+        ("bal", ROBUST_ONE_HOT[1], *ROBUST_ONE_HOT),
+        # The baselines against the robust student.
+        ("std", "post-shift", *ROBUST_ONE_HOT),
+        (*ROBUST_ONE_HOT, GROUP_DRO_WITH_VALI, "teacher"),
     )
     grid.alphas = (0.0, 0.25, 0.5, 0.75, 1.0)
     grid.tradeoff_validation_labels = ("one_hot", "teacher")
     grid.tradeoff_repeats = 1
     grid.dro_update_every_values = (8, 32, 128, None)
+    # The interval the others are compared with (paired differences).
+    grid.dro_update_every_reference = DRO_UPDATE_EVERY
     grid.dro_teacher = "rob"
     grid.dro_students = ("rob-d (teacher val)", "rob-d (one-hot val)")
     return grid
@@ -182,6 +190,10 @@ def get_config(arg="fashion_mnist_lt"):
                 ("std", ROBUST_ONE_HOT[1], *STANDARD),
                 ("rob", "teacher", "std", "teacher"),
                 ("bal", "teacher", "std", "teacher"),
+                ("std", ROBUST_ONE_HOT[1], *ROBUST_ONE_HOT),
+                ("bal", ROBUST_ONE_HOT[1], *ROBUST_ONE_HOT),
+                ("std", "post-shift", *ROBUST_ONE_HOT),
+                (*ROBUST_ONE_HOT, GROUP_DRO_WITH_VALI, "teacher"),
             )
     elif arg == "digits_lt":
         config.train.epochs = 10
@@ -194,6 +206,7 @@ def get_config(arg="fashion_mnist_lt"):
         config.grid.alphas = (0.0, 1.0)
         config.grid.tradeoff_validation_labels = ("one_hot",)
         config.grid.dro_update_every_values = (8, None)
+        config.grid.dro_update_every_reference = None
         config.grid.dro_students = ("rob-d (one-hot val)",)
     elif arg in ("cifar10_lt", "cifar100_lt", "cifar10", "cifar100"):
         long_tail = arg.endswith("_lt")

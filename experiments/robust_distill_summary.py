@@ -189,7 +189,7 @@ def tradeoff_summary(records, grid, workdir, labels):
 def dro_update_summary(records, grid):
     rows = []
     for every in grid.dro_update_every_values:
-        name = "every epoch" if every is None else f"every {every} steps"
+        name = interval_name(every)
         for student in (TEACHER_ROW, *grid.dro_students):
             results = arm(records, "dro_update_every", dro_update_every=every, student=student)
             if results:
@@ -198,7 +198,42 @@ def dro_update_summary(records, grid):
     if not rows:
         return ""
     text = "\nMultiplier updates (λ-step interval; test, worst (balanced)):\n\n"
-    return text + reporting.markdown_rows(["λ updated", "model", "worst (balanced)"], rows)
+    text += reporting.markdown_rows(["λ updated", "model", "worst (balanced)"], rows)
+    return text + dro_update_differences(records, grid)
+
+
+def interval_name(every):
+    return "every epoch" if every is None else f"every {every} steps"
+
+
+def dro_update_differences(records, grid):
+    """Paired differences of each λ-step interval from grid.dro_update_every_reference,
+    over the (teacher seed, student seed) pairs both have, with the paired t-test."""
+    reference = grid.dro_update_every_reference
+    rows = []
+    for every in grid.dro_update_every_values:
+        if every == reference:
+            continue
+        for student in (TEACHER_ROW, *grid.dro_students):
+            a = arm(records, "dro_update_every", dro_update_every=every, student=student)
+            b = arm(records, "dro_update_every", dro_update_every=reference, student=student)
+            pairs = sorted(set(a) & set(b))
+            if len(pairs) < 2:
+                continue
+            role = role_of(student)
+            columns = [
+                reporting.format_paired_test(
+                    [scores(a[p], role)[index] for p in pairs],
+                    [scores(b[p], role)[index] for p in pairs],
+                )
+                for index in (0, 1)
+            ]
+            label = f"{grid.dro_teacher} teacher" if student == TEACHER_ROW else student
+            rows.append([f"{interval_name(every)} − {interval_name(reference)}", label, *columns])
+    if not rows:
+        return ""
+    text = "\nPaired differences from the reference interval (test):\n\n"
+    return text + reporting.markdown_rows(["difference", "model", "worst-class", "balanced"], rows)
 
 
 def summary(records, grid, workdir):

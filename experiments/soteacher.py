@@ -196,10 +196,61 @@ def summary(records, grid):
                 sweep.append([f"{key} = {value}", *(f"{v:.4f}" for v in _row(results[0]))])
     text = "Mean ± standard error (number of seeds) on the test half; TS: after temperature "
     text += "scaling.\n\n" + reporting.markdown_rows(header, main)
+    paired = paired_rows(records, names)
+    if paired:
+        text += (
+            "\nPaired differences over seeds (the same seed's teacher and student in both "
+            "arms), mean ± standard error (pairs), p of the paired t-test:\n\n"
+        )
+        text += reporting.markdown_rows(["difference", *header[1:]], paired)
     if sweep:
         text += "\nSoTeacher, one hyper-parameter changed at a time (seed 0):\n\n"
         text += reporting.markdown_rows(["setting", *header[1:]], sweep)
     return text
+
+
+def baseline_arms(name, names):
+    """The arms `name` is compared with: the standard teacher's arm of the same student
+    labels (cached or online), and for an online arm its cached twin."""
+    words = name.split(" ")
+    labels = [word for word in words if word in ("cached", "online")]
+    if words[0] != "std":
+        standard = " ".join(["std", *labels])
+        if standard in names:
+            yield standard
+    if labels == ["online"]:
+        cached = " ".join([*words[:-1], "cached"])
+        if cached in names:
+            yield cached
+
+
+def paired_rows(records, names):
+    """Rows 'a − b' of every arm against `baseline_arms`, per column, paired by seed."""
+    by_seed = {}
+    for cell, result in records:
+        if cell["part"] == "main":
+            by_seed.setdefault(arm_name(cell), {})[cell["seed"]] = result
+    rows = []
+    for name in names:
+        for baseline in baseline_arms(name, names):
+            a, b = by_seed.get(name, {}), by_seed.get(baseline, {})
+            seeds = sorted(set(a) & set(b))
+            if len(seeds) < 2:
+                continue
+            rows.append(
+                [
+                    f"{name} − {baseline}",
+                    *(
+                        reporting.format_paired_test(
+                            _values([a[s] for s in seeds], path),
+                            _values([b[s] for s in seeds], path),
+                            digits=4,
+                        )
+                        for _, path in COLUMNS
+                    ),
+                ]
+            )
+    return rows
 
 
 def _row(result):

@@ -4,13 +4,19 @@ import itertools
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from configs import robust_distill as robust_config
 from configs import soteacher as soteacher_config
 from experiments import robust_distill, robust_distill_summary, soteacher
 from tf_robust_distill.grid import with_overrides
 from tf_robust_distill.pipeline import job
-from tf_robust_distill.reporting import format_mean, mean_and_stderr, pareto_front
+from tf_robust_distill.reporting import (
+    format_difference,
+    format_mean,
+    mean_and_stderr,
+    pareto_front,
+)
 
 
 def test_with_overrides_may_change_a_fields_type_and_refuses_unknown_fields():
@@ -127,3 +133,48 @@ def test_soteacher_cells_give_each_teacher_the_options_it_reads():
     assert "lipschitz_weight" not in configs["soteacher_no_lr", None].teacher.objective_kw
     assert configs["soteacher_no_cr", None].teacher.objective_kw.lipschitz_weight == 1e-5
     assert configs["soteacher", "cosine"].teacher.objective_kw.schedule == "cosine"
+
+
+def test_soteacher_arms_are_paired_by_seed_with_the_standard_teacher_and_the_cached_twin():
+    grid = soteacher_config.get_config("cnn_local").grid
+    names = [
+        soteacher.arm_name({"teacher": t, **arm})
+        for t in grid.teachers
+        for arm in soteacher.arms(grid, t)
+    ]
+    rng = np.random.default_rng(0)
+    records, student = [], {}
+    for name in ("std cached", "std online", "soteacher entrywise online"):
+        teacher, *rest = name.split(" ")
+        arm = {"online_teacher": rest[-1] == "online"}
+        if rest[:-1]:
+            arm["lipschitz_convolution"] = rest[0]
+        for seed in (0, 1, 2):
+            student[name, seed] = rng.uniform(0.7, 0.8)
+            result = {
+                "teacher": {
+                    "test": {
+                        k: 0.5
+                        for k in (
+                            "accuracy",
+                            "ece",
+                            "ece_after_scaling",
+                            "nll",
+                            "nll_after_scaling",
+                        )
+                    }
+                },
+                "student": {"test": {"accuracy": student[name, seed]}},
+                "agreement": {"test": 0.9},
+            }
+            records.append(({"part": "main", "teacher": teacher, **arm, "seed": seed}, result))
+    rows = {row[0]: row for row in soteacher.paired_rows(records, names)}
+    assert set(rows) == {
+        "std online − std cached",
+        "soteacher entrywise online − std online",
+    }
+    a = [student["soteacher entrywise online", s] for s in (0, 1, 2)]
+    b = [student["std online", s] for s in (0, 1, 2)]
+    p = scipy.stats.ttest_rel(a, b).pvalue
+    expected = f"{format_difference(a, b, 4)}, p = {p:.3f}"
+    assert rows["soteacher entrywise online − std online"][2] == expected

@@ -132,6 +132,34 @@ def test_the_summary_pairs_cells_by_teacher_and_student_seed(tmp_path):
     assert "not run" in text
 
 
+def test_the_update_intervals_are_compared_with_the_reference_pair_by_pair(tmp_path):
+    grid = robust_config.get_config("fashion_mnist_lt").grid
+    student = grid.dro_students[0]
+    reference = grid.dro_update_every_reference
+    values = {8: (0.61, 0.55, 0.66), reference: (0.52, 0.54, 0.58)}
+    worst = {}
+    records = []
+    for every in (8, reference):
+        for seed, value in zip((100, 101, 102), values[every], strict=True):
+            worst[every, seed] = value
+            cell = {
+                "part": "dro_update_every",
+                "dro_update_every": every,
+                "teacher": grid.dro_teacher,
+                "teacher_seed": seed,
+                "student": student,
+                "repeat": 0,
+            }
+            records.append((cell, _result(worst[every, seed], 0.8)))
+    text = robust_distill_summary.dro_update_differences(records, grid)
+    seeds = (100, 101, 102)
+    a = np.array([worst[8, s] for s in seeds])
+    b = np.array([worst[reference, s] for s in seeds])
+    p_value = scipy.stats.ttest_rel(a, b).pvalue
+    expected = f"{format_difference(a, b)}, p = {p_value:.3f}"
+    assert f"every 8 steps − every 32 steps | {student} | {expected}" in text
+
+
 def test_cells_without_a_teacher_seed_are_refused():
     old = {"part": "table", "teacher": "std", "student": "std-d", "repeat": 0}
     with pytest.raises(ValueError, match="teacher_seed"):
