@@ -6,6 +6,9 @@ import pytest
 import tensorflow as tf
 
 from experiments.benchmark import cached_teacher, estimator_scaling, soteacher_buffer, timing
+from experiments.benchmark.__main__ import run
+from experiments.benchmark.report import markdown_report
+from experiments.benchmark.settings import QUICK
 from experiments.benchmark.step_ratios import TARGET_STEP_RATIO, step_table
 from tf_robust_distill import nets
 
@@ -116,3 +119,11 @@ def test_step_table_has_a_row_per_timed_objective_starring_misses():
     assert rows[2][1] == timing.ratio_cell(_summary(1.0)) == "1.000 [0.99, 1.01]"
     assert rows[3][1] == f"{above:.3f} [{above - 0.01:.2f}, {above + 0.01:.2f}] *"
     assert rows[1][1] == "1"
+
+
+def test_a_run_of_some_measurements_reports_only_those():
+    results = run(QUICK, measurements=("soteacher_buffer",))
+    assert "soteacher_buffer" in results
+    assert not {"step_time_ratio", "cached_teacher_speedup", "estimator_scaling"} & set(results)
+    text = markdown_report({**results, "command": "python -m experiments.benchmark"})
+    assert "SoTeacher prediction buffer" in text and "Train-step time ratios" not in text

@@ -21,7 +21,8 @@ and the command first) with:
   and the growth exponent (slope of log seconds against log N).
 - ``soteacher_buffer``: bytes of SoTeacher's prediction buffer against N.
 
-With ``--objectives`` only the step (and jit) ratios of the named objectives are measured.
+With ``--objectives`` only the step (and jit) ratios of the named objectives are measured;
+with ``--measurements`` only the named measurements (e.g. ``--measurements=cached_teacher``).
 How steps are timed: see ``experiments.benchmark.timing``.
 """
 
@@ -56,40 +57,51 @@ _OBJECTIVES = flags.DEFINE_list(
     "Measure only the train-step ratios of these objectives (names of the step table); "
     "default: every objective and every other measurement.",
 )
+MEASUREMENTS = ("steps", "multiplier_update", "cached_teacher", "estimators", "soteacher_buffer")
+_MEASUREMENTS = flags.DEFINE_list(
+    "measurements",
+    list(MEASUREMENTS),
+    f"Which measurements to run: {', '.join(MEASUREMENTS)}.",
+)
 flags.mark_flag_as_required("out")
 
 
-def run(settings, objectives=None):
-    """Every measurement of the module docstring, as one JSON-able dict.
+def run(settings, objectives=None, measurements=MEASUREMENTS):
+    """The `measurements` of the module docstring, as one JSON-able dict.
 
     With `objectives` (names of `OBJECTIVES`), only their step and jit ratios.
     """
     start = time.perf_counter()
     results = {"machine": machine(), "settings": dataclasses.asdict(settings)}
     batches = {net: FixedBatches(steps) for net, steps in settings.steps.items()}
-    results["step_time_ratio"], results["jit_compile_ratio"] = {}, {}
-    for net_name in settings.steps:
-        jit = net_name in settings.jit_nets
-        step, jit_ratio = step_time_ratios(
-            net_name, batches[net_name], settings, jit, objectives or list(OBJECTIVES)
-        )
-        results["step_time_ratio"][net_name] = step
-        if jit:
-            results["jit_compile_ratio"][net_name] = jit_ratio
     if objectives:
-        return finished(results, start)
-    logging.info("multiplier update")
-    results["multiplier_update"] = multiplier_update.multiplier_update_share(
-        multiplier_update.NET, batches[multiplier_update.NET], settings
-    )
-    logging.info("cached teacher")
-    results["cached_teacher_speedup"] = [
-        cached_teacher_speedup(student, teacher, options, batches[student], settings)
-        for student, teacher, options in TEACHER_PAIRS
-    ]
-    logging.info("estimators")
-    results["estimator_scaling"] = estimator_scaling(settings)
-    results["soteacher_buffer"] = soteacher_buffer()
+        measurements = ("steps",)
+    if "steps" in measurements:
+        results["step_time_ratio"], results["jit_compile_ratio"] = {}, {}
+        for net_name in settings.steps:
+            jit = net_name in settings.jit_nets
+            step, jit_ratio = step_time_ratios(
+                net_name, batches[net_name], settings, jit, objectives or list(OBJECTIVES)
+            )
+            results["step_time_ratio"][net_name] = step
+            if jit:
+                results["jit_compile_ratio"][net_name] = jit_ratio
+    if "multiplier_update" in measurements:
+        logging.info("multiplier update")
+        results["multiplier_update"] = multiplier_update.multiplier_update_share(
+            multiplier_update.NET, batches[multiplier_update.NET], settings
+        )
+    if "cached_teacher" in measurements:
+        logging.info("cached teacher")
+        results["cached_teacher_speedup"] = [
+            cached_teacher_speedup(student, teacher, options, batches[student], settings)
+            for student, teacher, options in TEACHER_PAIRS
+        ]
+    if "estimators" in measurements:
+        logging.info("estimators")
+        results["estimator_scaling"] = estimator_scaling(settings)
+    if "soteacher_buffer" in measurements:
+        results["soteacher_buffer"] = soteacher_buffer()
     return finished(results, start)
 
 
@@ -106,9 +118,14 @@ def main(argv):
     unknown = sorted(set(_OBJECTIVES.value or ()) - set(OBJECTIVES))
     if unknown:
         raise app.UsageError(f"unknown objectives {unknown}; choose among {', '.join(OBJECTIVES)}")
+    unknown = sorted(set(_MEASUREMENTS.value) - set(MEASUREMENTS))
+    if unknown:
+        raise app.UsageError(
+            f"unknown measurements {unknown}; choose among {', '.join(MEASUREMENTS)}"
+        )
     out = _OUT.value
     os.makedirs(out, exist_ok=True)
-    results = run(QUICK if _QUICK.value else FULL, _OBJECTIVES.value)
+    results = run(QUICK if _QUICK.value else FULL, _OBJECTIVES.value, _MEASUREMENTS.value)
     results["command"] = " ".join(["python -m experiments.benchmark", *sys.argv[1:]])
     text = markdown_report(results)
     files.write_json(results, os.path.join(out, "benchmarks.json"))

@@ -60,7 +60,8 @@ def markdown_report(results):
                 ("wall seconds", f"{results['wall_seconds']:.0f}"),
             ],
         ),
-        step_table(results["step_time_ratio"], results["jit_compile_ratio"]),
     ]
+    if "step_time_ratio" in results:
+        sections.append(step_table(results["step_time_ratio"], results["jit_compile_ratio"]))
     sections += [table(results[key]) for key, table in TABLES.items() if key in results]
     return "\n".join(sections)
