@@ -30,6 +30,7 @@ Variants (the part after the colon):
             4 trials; SGD momentum 0.9, 5 warm-up epochs to 0.1, x0.1 after 30/60/80 of 100
             epochs for every stage (teacher and student on A, distillation: weighted paper
             App. C.2); SLaM lower bound 0.6 (the paper searches 0.55 ... 0.70), k(x) = 5.
+The robust students' experiment on Fashion-MNIST-LT (issue 19) is configs/unlabeled_robust.py.
 Test protocol of the paper variants: the full test set of the dataset (ImageNet: the
 50,000 validation images), accuracy after every epoch and the best over the epochs (SLaM
 §4.2: "keep the best test accuracy over all epochs"; weighted paper §3.1: "the best test
@@ -43,9 +44,12 @@ with random horizontal flips and translations by 0.1. The papers state no batch 
 The teacher and student sections are the main job's (configs/distill.py): nets, and the
 student's objective. The teacher and the pre-trained student learn A with `std`.
   student.objective       an unlabeled_student name of the objective registry:
-                          vanilla, weighted, slam, taylor_ce, poly, fidelity, vid, and the
-                          compositions slam_fidelity, slam_taylor_ce, slam_poly,
-                          weighted_fidelity, weighted_vid.
+                          vanilla, weighted, slam, taylor_ce, poly, fidelity, vid, robust, and
+                          the compositions slam_fidelity, slam_taylor_ce, slam_poly,
+                          weighted_fidelity, weighted_vid, robust_slam, weighted_robust_slam.
+  student.dro_update_every
+                          robust students: a λ-step on V's true labels every this many
+                          steps (None: every epoch).
   student.objective_kw    its options, under its constructor's names (e.g. degree of
                           Taylor-CE, epsilon of Poly-1, normalize of SLaM, coefficient of
                           VID); a grid's cell takes those of grid.objective_kw its
@@ -208,9 +212,12 @@ def get_config(arg="local"):
     config = distill.get_config("demo")
     config.dataset.imbalance_ratio = None
     # The main job's sections, without what this job does not read.
+    del config.teacher["dro_update_every"]
     for role in ("teacher", "student"):
-        del config[role]["dro_update_every"]
         del config[role]["seed"]
+    # Read by students with multipliers λ (robust, robust_slam): a λ-step every this many
+    # optimizer steps (None: every epoch); configs/robust_distill.py says where 32 comes from.
+    config.student.dro_update_every = distill.DRO_UPDATE_EVERY
     del config.student["validation_labels"]
     config.student.objective = "vanilla"
 
@@ -260,6 +267,9 @@ def get_config(arg="local"):
     config.grid.temperature_ablation.num_labeled = (600,)
     config.grid.temperature_ablation.objectives = ("vanilla", "slam")
     config.grid.temperature_ablation.temperatures = (0.5, 1.0, 2.0, 5.0)
+    # (objective, baseline) pairs whose worst-class and balanced accuracy the summary compares
+    # (configs/unlabeled_robust.py); () reports none.
+    config.grid.worst_class_pairs = ()
 
     if arg in ("local", "fashion_mnist_strong_teacher"):
         distill.fashion_mnist_mlps(config, student_hidden_sizes=(128,), epochs=3, batch_size=256)

@@ -14,7 +14,9 @@ after the last epoch, and the best over the epochs as SLaM §4.2 does; beside th
 and the student trained on A alone; each objective's paired difference from vanilla with
 its p-value; the chosen options. Also compares debiasing weights estimated once with
 weights re-estimated during training (weighted paper §3.2, Figure 9). Writes
-WORKDIR/summary.md, WORKDIR/summary.json and WORKDIR/accuracy_vs_labeled.png. Each
+WORKDIR/summary.md, WORKDIR/summary.json and WORKDIR/accuracy_vs_labeled.png; with
+grid.worst_class_pairs also the worst-class and balanced accuracy of every objective, those
+pairs' paired differences and WORKDIR/worst_vs_balanced.png (configs/unlabeled_robust.py). Each
 finished cell (search candidates too) is stored under WORKDIR/cells at once; a rerun
 skips it.
 """
@@ -249,6 +251,10 @@ def check_grid(config):
             f"grid.temperature_ablation.num_labeled {outside} are not in grid.num_labeled "
             f"{tuple(config.grid.num_labeled)}"
         )
+    compared = {objective for pair in config.grid.worst_class_pairs for objective in pair}
+    missing = sorted(compared - set(config.grid.objectives))
+    if missing:
+        raise ValueError(f"grid.worst_class_pairs name {missing}, not in grid.objectives")
     search.check_selection(config)
     for cell in [*planned_cells(config), *every_search_cell(config)]:
         unlabeled.check_settings(cell_config(config, cell))
@@ -321,6 +327,10 @@ def run_grid(config, workdir, report_only=False):
     unlabeled_summary.plot_accuracy_vs_labeled(
         final, stored, config, os.path.join(workdir, "accuracy_vs_labeled.png")
     )
+    if config.grid.worst_class_pairs:
+        unlabeled_summary.plot_worst_vs_balanced(
+            final, stored, config, os.path.join(workdir, "worst_vs_balanced.png")
+        )
     return text
 
 

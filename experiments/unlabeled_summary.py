@@ -6,7 +6,9 @@ test accuracy (%) per objective and labeled size, mean ± standard error over th
 each objective's per-trial paired difference from vanilla (the same V/U split and data
 order), with its standard error and the paired t-test's p-value; debiasing weights once
 vs re-estimated; the options chosen on H by every search; SLaM App. D.5's temperature
-ablation; and accuracy against the size of A.
+ablation; and accuracy against the size of A. With ``grid.worst_class_pairs`` (issue 19's
+robust students), also the worst-class and balanced test accuracy per objective, the
+paired differences of those pairs, and worst-class against balanced accuracy per trial.
 """
 
 import numpy as np
@@ -26,10 +28,24 @@ def best_accuracy(result):
 
 
 VALUES = (("after the last epoch", final_accuracy), ("best epoch", best_accuracy))
-REFERENCES = (
-    ("teacher", lambda result: result["teacher"]["test"]["accuracy"]),
-    ("student on A", lambda result: result["pretrained_student"]["test"]["accuracy"]),
-)
+# The test metrics of `evaluation.classification_report` the worst-class section reports.
+WORST_CLASS_METRICS = (("worst-class", "worst1_accuracy"), ("balanced", "balanced_accuracy"))
+
+
+def report_metric(model, metric):
+    """result -> `model`'s (student, teacher, pretrained_student) test `metric`."""
+    return lambda result: result[model]["test"][metric]
+
+
+def references(metric="accuracy"):
+    """(name, value) of the teacher and the student on A for a test `metric`."""
+    return (
+        ("teacher", report_metric("teacher", metric)),
+        ("student on A", report_metric("pretrained_student", metric)),
+    )
+
+
+REFERENCES = references()
 
 
 def by_trial(row_cells, results, value):
@@ -50,18 +66,19 @@ def reference_accuracies(plan, results, value):
     return references
 
 
-def reference_rows(plan, results, sizes):
+def reference_rows(plan, results, sizes, reference_values=REFERENCES):
     rows = []
-    for name, value in REFERENCES:
+    for name, value in reference_values:
         accuracies = reference_accuracies(plan, results, value)
         rows.append([name, *(f"{accuracies[n]:.2f}" if n in accuracies else "" for n in sizes)])
     return rows
 
 
-def accuracy_table(plan, results, rows, value):
-    """Markdown: teacher, pre-trained student and `rows` × labeled sizes, in %."""
+def accuracy_table(plan, results, rows, value, reference_values=REFERENCES):
+    """Markdown: teacher, pre-trained student (`reference_values`) and `rows` × labeled
+    sizes, in %."""
     sizes = plan.sizes
-    lines = reference_rows(plan, results, sizes)
+    lines = reference_rows(plan, results, sizes, reference_values)
     for row in rows:
         cells = []
         for size in sizes:
@@ -71,13 +88,11 @@ def accuracy_table(plan, results, rows, value):
     return reporting.markdown_rows(["method", *(str(n) for n in sizes)], lines)
 
 
-def paired_table(plan, results, rows, baseline, value):
-    """Markdown: each row's paired difference from `baseline` (points of %), per size:
+def paired_table(plan, results, pairs, value):
+    """Markdown: each (row, baseline) pair's paired difference (points of %), per size:
     mean ± standard error over the trials both have, and the paired t-test's p-value."""
     lines = []
-    for row in rows:
-        if row is baseline:
-            continue
+    for row, baseline in pairs:
         cells = []
         for size in plan.sizes:
             ours = by_trial(row.cells.get(size, []), results, value)
@@ -186,6 +201,36 @@ def temperature_ablation_table(plan, results, config):
     return reporting.markdown_rows(header, lines)
 
 
+def worst_class_pairs(plan, config):
+    """{labels: [(row, baseline rows)]} of ``grid.worst_class_pairs`` among the main rows."""
+    found = {}
+    for labels, rows in plan.main.items():
+        by_objective = {row.objective: row for row in rows}
+        found[labels] = [
+            (by_objective[objective], by_objective[baseline])
+            for objective, baseline in config.grid.worst_class_pairs
+            if objective in by_objective and baseline in by_objective
+        ]
+    return found
+
+
+def worst_class_section(plan, results, config):
+    """Markdown: per kind of labels and metric of `WORST_CLASS_METRICS`, the test metric
+    per objective and the paired differences of ``grid.worst_class_pairs``, after the
+    last epoch."""
+    sections = []
+    pairs = worst_class_pairs(plan, config)
+    for labels, rows in plan.main.items():
+        for name, metric in WORST_CLASS_METRICS:
+            value = report_metric("student", metric)
+            sections.append(f"\n## {labels} labels, {name} test accuracy (%), last epoch\n\n")
+            sections.append(accuracy_table(plan, results, rows, value, references(metric)))
+            if pairs[labels]:
+                sections.append(f"\nPaired differences of {name} accuracy:\n\n")
+                sections.append(paired_table(plan, results, pairs[labels], value))
+    return "".join(sections)
+
+
 def summary(plan, results, config):
     """Markdown tables of the stored cells of `plan` (`results`: {cell key: result})."""
     sections = [
@@ -200,7 +245,8 @@ def summary(plan, results, config):
             baseline = next((row for row in rows if row.objective == BASELINE), None)
             if baseline is not None and len(rows) > 1:
                 sections.append(f"\nPaired differences from {BASELINE}:\n\n")
-                sections.append(paired_table(plan, results, rows, baseline, value))
+                pairs = [(row, baseline) for row in rows if row is not baseline]
+                sections.append(paired_table(plan, results, pairs, value))
     if plan.comparison:
         sections.append(
             "\n## Debiasing weights estimated once vs during training "
@@ -209,9 +255,11 @@ def summary(plan, results, config):
         sections.append(accuracy_table(plan, results, plan.comparison, final_accuracy))
         if len(plan.comparison) > 1:
             sections.append("\nPaired differences:\n\n")
-            sections.append(
-                paired_table(plan, results, plan.comparison, plan.comparison[0], final_accuracy)
-            )
+            first = plan.comparison[0]
+            pairs = [(row, first) for row in plan.comparison[1:]]
+            sections.append(paired_table(plan, results, pairs, final_accuracy))
+    if config.grid.worst_class_pairs:
+        sections.append(worst_class_section(plan, results, config))
     if plan.chosen:
         sections.append("\n## Hyperparameters chosen on H\n\n")
         sections.append(selection_note(config) + "\n")
@@ -245,4 +293,44 @@ def plot_accuracy_vs_labeled(plan, results, config, path):
         references,
         title=f"Distillation with unlabeled examples on {config.dataset.name}",
         xlabel="labeled examples (size of A)",
+    )
+
+
+def plot_worst_vs_balanced(plan, results, config, path):
+    """Worst-class vs balanced test accuracy (%) after the last epoch: one point per trial
+    and the mean of every objective, one panel per kind of labels and labeled size."""
+    (_, worst_metric), (_, balanced_metric) = WORST_CLASS_METRICS
+    worst, balanced = (
+        report_metric("student", worst_metric),
+        report_metric("student", balanced_metric),
+    )
+    reference_points = {
+        name: (reference_accuracies(plan, results, x), reference_accuracies(plan, results, y))
+        for (name, x), (_, y) in zip(
+            references(balanced_metric), references(worst_metric), strict=True
+        )
+    }
+    panels, panel_references = {}, {}
+    for labels, rows in plan.main.items():
+        for size in plan.sizes:
+            points = {}
+            for row in rows:
+                cells = row.cells.get(size, [])
+                xs, ys = by_trial(cells, results, balanced), by_trial(cells, results, worst)
+                if xs:
+                    points[row.name] = [(xs[trial], ys[trial]) for trial in sorted(xs)]
+            panel = f"{labels} labels, A of {size}"
+            panels[panel] = points
+            panel_references[panel] = {
+                name: (xs[size], ys[size])
+                for name, (xs, ys) in reference_points.items()
+                if size in xs
+            }
+    reporting.plot_trial_points(
+        panels,
+        path,
+        panel_references,
+        title=f"Students distilled with unlabeled examples on {config.dataset.name}",
+        xlabel="balanced test accuracy (%)",
+        ylabel="worst-class test accuracy (%)",
     )

@@ -144,6 +144,14 @@ CASES = {
     "slam": Case("slam_fidelity", UNLABELED),
     "slam_normalized": Case("slam", UNLABELED, {"normalize": True}),
     "robust_slam": Case("robust_slam", UNLABELED, {"step_size": 1.0}, callbacks=_every_two_steps),
+    "robust_unlabeled": Case("robust", UNLABELED, {"step_size": 1.0}, callbacks=_every_two_steps),
+    "weighted_robust_slam": Case(
+        "weighted_robust_slam",
+        UNLABELED,
+        {"step_size": 1.0},
+        callbacks=_every_two_steps,
+        debiasing_weights=True,
+    ),
     "taylor": Case("taylor_ce", UNLABELED),
     "poly": Case("poly", UNLABELED),
     "soteacher": Case(

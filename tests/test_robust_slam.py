@@ -154,7 +154,7 @@ def test_one_device_and_two_replicas_agree(two_cpu_strategy):
 
 def test_registry_fixes_true_label_validation_and_needs_class_priors():
     spec = registry.get("robust_slam", registry.UNLABELED_STUDENT)
-    assert spec.fixed == {"alpha": 1.0, "validation_labels": "one_hot"}
+    assert spec.fixed == {"alpha": 1.0, "validation_labels": "one_hot", "num_train_examples": None}
     assert "robust_slam" not in registry.names(registry.STUDENT)
     with pytest.raises(ValueError, match=r"needs the derived argument\(s\) \['class_priors'\]"):
         registry.build("robust_slam", every_objective.mlp(), role=registry.UNLABELED_STUDENT)

@@ -15,6 +15,14 @@ On labeled rows α = 1, so mix is the identity and ℓ is the margin loss on the
 label. With α ≡ 1 it is `RobustModel`'s loss on the teacher's labels; with λ uniform it
 is the balanced (logit-adjusted, c ∝ 1/π̂) SLaM loss. λ is updated by `MultiplierUpdate`
 from the true labels of a validation set (eq. (10) / Algorithm 2's one-hot risks).
+
+Registered for the unlabeled job's student:
+
+- ``robust``: `RobustModel` (α = 1) on the teacher's labels of U and the true labels of
+  A ∪ V, i.e. this loss with SLaM's α(x) ≡ 1: no mixing;
+- ``robust_slam``: `RobustSLaMModel`;
+- ``weighted_robust_slam``: `RobustSLaMModel` times the debiasing weights of Iliopoulos
+  et al. (Algorithm 1, w_i of `DebiasingWeightUpdate`), as ``weighted_vid`` composes them.
 """
 
 import keras
@@ -25,6 +33,14 @@ from tf_robust_distill.objectives import targets as targets_dict
 from tf_robust_distill.objectives.base import PACKAGE
 from tf_robust_distill.objectives.registry import register
 from tf_robust_distill.objectives.robust import RobustModel
+from tf_robust_distill.objectives.weighted import ExampleWeights
+
+MULTIPLIER_FIXED = {"alpha": 1.0, "validation_labels": "one_hot"}
+"""λ on V's true labels (Algorithm 2), no trade-off (Algorithm 3 at α = 1)."""
+
+register("robust", roles=("unlabeled_student",), derived=("class_priors",), **MULTIPLIER_FIXED)(
+    RobustModel
+)
 
 
 def robust_slam_loss(targets, logits, costs, alpha, topk_mask, normalize=False):
@@ -48,8 +64,14 @@ def robust_slam_loss(targets, logits, costs, alpha, topk_mask, normalize=False):
     "robust_slam",
     roles=("unlabeled_student",),
     derived=("class_priors",),
-    alpha=1.0,
-    validation_labels="one_hot",
+    num_train_examples=None,
+    **MULTIPLIER_FIXED,
+)
+@register(
+    "weighted_robust_slam",
+    roles=("unlabeled_student",),
+    derived=("class_priors", "num_train_examples"),
+    **MULTIPLIER_FIXED,
 )
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class RobustSLaMModel(RobustModel):
@@ -65,27 +87,46 @@ class RobustSLaMModel(RobustModel):
     Args:
       backbone: a Keras model returning logits.
       normalize: SLaM eq. (1)'s division by k(x) − 1 (False: the experiments' form).
+      num_train_examples: None; or N, and the loss is multiplied by debiasing weights
+        indexed by ``targets['index']`` (weighted distillation Algorithm 1), estimated by
+        `DebiasingWeightUpdate`.
       class_priors: [m] π̂, the teacher's marginal over the student's training set.
       Others: see `RobustModel`.
     """
 
-    def __init__(self, backbone, distill=True, *, normalize=False, **kwargs):
+    def __init__(
+        self, backbone, distill=True, *, normalize=False, num_train_examples=None, **kwargs
+    ):
         super().__init__(backbone, distill, **kwargs)
         if not self.distill:
             raise ValueError("RobustSLaMModel is a student: it needs distill=True.")
         self.normalize = bool(normalize)
+        self.debiasing_weights = (
+            None
+            if num_train_examples is None
+            else ExampleWeights(num_train_examples, name="debiasing_weights")
+        )
 
     @property
     def required_targets(self):
         mixing = (targets_dict.LABELED, targets_dict.ALPHA, targets_dict.TOPK)
-        return (*super().required_targets, *mixing)
+        weighted = () if self.debiasing_weights is None else (targets_dict.INDEX,)
+        return (*super().required_targets, *mixing, *weighted)
 
     def per_example_loss(self, targets, logits):
         costs = multipliers.margin_costs(self.class_weights(), self.class_priors)
         alpha, topk = targets_dict.slam_mixing(targets)
-        return robust_slam_loss(
+        loss = robust_slam_loss(
             self.probability_targets(targets, logits), logits, costs, alpha, topk, self.normalize
         )
+        if self.debiasing_weights is None:
+            return loss
+        return loss * self.debiasing_weights(targets_dict.example_index(targets))
 
     def get_config(self):
-        return {**super().get_config(), "normalize": self.normalize}
+        weights = self.debiasing_weights
+        return {
+            **super().get_config(),
+            "normalize": self.normalize,
+            "num_train_examples": None if weights is None else weights.num_examples,
+        }

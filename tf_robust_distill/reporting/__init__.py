@@ -25,6 +25,7 @@ from tf_robust_distill.reporting.plots import (
     plot_pareto,
     plot_per_class_recall,
     plot_reliability,
+    plot_trial_points,
 )
 from tf_robust_distill.reporting.run_files import write_multiplier_plots, write_run
 from tf_robust_distill.reporting.statistics import (
@@ -56,6 +57,7 @@ __all__ = [
     "plot_pareto",
     "plot_per_class_recall",
     "plot_reliability",
+    "plot_trial_points",
     "reliability_bins",
     "write_json",
     "write_multiplier_plots",

@@ -23,6 +23,9 @@ def check_settings(config):
         )
     check_objective(config.student, "student", registry.UNLABELED_STUDENT)
     check_epochs(config.train.epochs, "train.epochs")
+    every = config.student.dro_update_every
+    if every is not None and (not checks.is_integer(every) or every < 1):
+        raise ValueError(f"student.dro_update_every must be None or an integer >= 1, got {every!r}")
     check_epochs(config.unlabeled.labeled_epochs, "unlabeled.labeled_epochs")
     temperature = config.student.temperature
     if not checks.is_real(temperature):

@@ -28,17 +28,18 @@ def derived_arguments(config, training_set):
     }
 
 
-def state_updates(model, training_set):
+def state_updates(model, training_set, dro_update_every=None):
     """The callbacks that update the model's state from V: `DebiasingWeightUpdate` for
-    debiasing weights, `MultiplierUpdate` on V's true labels (once per epoch) for
-    multipliers λ."""
+    debiasing weights, `MultiplierUpdate` on V's true labels for multipliers λ: a λ-step
+    every `dro_update_every` optimizer steps (``student.dro_update_every``; None: every
+    epoch), robust distillation Algorithm 2."""
     callbacks = []
     if getattr(model, "debiasing_weights", None) is not None:
         callbacks.append(training_set.debiasing_update())
     if getattr(model, "uses_validation_multipliers", False):
         split = training_set.split
         validation = data.evaluation_pipeline(split.validation, training_set.batch_size)
-        callbacks.append(MultiplierUpdate(validation))
+        callbacks.append(MultiplierUpdate(validation, dro_update_every))
     return callbacks
 
 
@@ -47,9 +48,10 @@ def distill(config, context, stage, training_set):
 
     A model with debiasing weights gets `DebiasingWeightUpdate` (once, or every
     ``config.unlabeled.weights_every_n_epochs`` epochs), a model with multipliers λ a
-    `MultiplierUpdate` on V with true labels (`state_updates`). The test accuracy after every
-    epoch is ``history['val_accuracy']``: the test set is Keras's validation data only to
-    record that trajectory; nothing is selected with it.
+    `MultiplierUpdate` on V with true labels every ``config.student.dro_update_every`` steps
+    (`state_updates`). The test accuracy after every epoch is ``history['val_accuracy']``:
+    the test set is Keras's validation data only to record that trajectory; nothing is
+    selected with it.
 
     Returns:
       (model, history): the trained DistillationModel and its Keras history.
@@ -82,7 +84,7 @@ def distill(config, context, stage, training_set):
         name=f"student ({config.student.objective})",
         per_example=training_set.per_example(model.required_targets),
         validation_data=data.evaluation_pipeline(context.splits.test, config.eval.batch_size),
-        callbacks=state_updates(model, training_set),
+        callbacks=state_updates(model, training_set, config.student.dro_update_every),
     )
     return model, history
 

@@ -5,6 +5,7 @@ from tf_robust_distill.reporting.plots.multipliers import plot_multipliers
 from tf_robust_distill.reporting.plots.pareto import plot_pareto
 from tf_robust_distill.reporting.plots.per_class_recall import plot_per_class_recall
 from tf_robust_distill.reporting.plots.reliability import plot_reliability
+from tf_robust_distill.reporting.plots.trial_points import plot_trial_points
 
 __all__ = [
     "plot_accuracy_vs_labeled",
@@ -12,4 +13,5 @@ __all__ = [
     "plot_pareto",
     "plot_per_class_recall",
     "plot_reliability",
+    "plot_trial_points",
 ]
