@@ -2,7 +2,7 @@
 
 import matplotlib
 
-from tf_robust_distill.reporting.plots.figures import finish, new_figure
+from tf_robust_distill.reporting.plots.figures import finish_panels, new_figure
 from tf_robust_distill.reporting.statistics import mean_and_stderr
 
 REFERENCE_STYLES = (("--", "black", "*"), (":", "gray", "x"), ("-.", "brown", "+"))
@@ -70,8 +70,4 @@ def plot_accuracy_vs_labeled(
         axis.set_xlabel(xlabel)
         axis.set_xticks(sizes)
         axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9)
-    if title:
-        figure.suptitle(title)
-    return finish(figure, path)
+    return finish_panels(figure, axes, ylabel, title, path)

@@ -26,3 +26,13 @@ def finish(figure, path, dpi=120):
     if path is not None:
         figure.savefig(path, dpi=dpi)
     return figure
+
+
+def finish_panels(figure, axes, ylabel, title, path):
+    """A row of panels: `ylabel` on the first, the legend right of the last, `title` above
+    (if any); then `finish`."""
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9)
+    if title:
+        figure.suptitle(title)
+    return finish(figure, path)

@@ -5,7 +5,7 @@ from tf_robust_distill.reporting.plots.accuracy_vs_labeled import (
     _MARKERS,
     REFERENCE_STYLES,
 )
-from tf_robust_distill.reporting.plots.figures import finish, new_figure
+from tf_robust_distill.reporting.plots.figures import finish_panels, new_figure
 from tf_robust_distill.reporting.statistics import mean_and_stderr
 
 
@@ -50,8 +50,4 @@ def plot_trial_points(panels, path=None, references=None, title=None, xlabel="x"
         axis.set_title(panel)
         axis.set_xlabel(xlabel)
         axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9)
-    if title:
-        figure.suptitle(title)
-    return finish(figure, path)
+    return finish_panels(figure, axes, ylabel, title, path)
