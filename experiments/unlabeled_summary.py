@@ -19,6 +19,12 @@ from tf_robust_distill.grid import cell_key
 BASELINE = "vanilla"
 
 
+def dataset_title(config):
+    """The dataset's name, with its long-tail ratio when it has one."""
+    ratio = config.dataset.get("imbalance_ratio")
+    return config.dataset.name + (f" (long-tailed, ratio {ratio:g})" if ratio else "")
+
+
 def final_accuracy(result):
     return result["student"]["test"]["accuracy"]
 
@@ -291,7 +297,7 @@ def plot_accuracy_vs_labeled(plan, results, config, path):
         panels,
         path,
         references,
-        title=f"Distillation with unlabeled examples on {config.dataset.name}",
+        title=f"Distillation with unlabeled examples on {dataset_title(config)}",
         xlabel="labeled examples (size of A)",
     )
 
@@ -330,7 +336,7 @@ def plot_worst_vs_balanced(plan, results, config, path):
         panels,
         path,
         panel_references,
-        title=f"Students distilled with unlabeled examples on {config.dataset.name}",
+        title=f"Students distilled with unlabeled examples on {dataset_title(config)}",
         xlabel="balanced test accuracy (%)",
         ylabel="worst-class test accuracy (%)",
     )
