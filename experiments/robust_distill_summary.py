@@ -137,17 +137,39 @@ def selection(records, points):
 
 def comparison_rows(records, grid):
     """Table 2's other rows: the std teacher's students and the baselines without
-    distillation, {label: [result, ...]} with the role to read."""
+    distillation, {label: ({(teacher seed, repeat): result}, role to read)}."""
     rows = {}
     for student in grid.table_students:
-        results = list(arm(records, "table", teacher="std", student=student).values())
+        results = arm(records, "table", teacher="std", student=student)
         if results:
             rows[student] = (results, "student")
     for name in grid.baselines:
-        results = list(arm(records, "table", teacher=name, student=TEACHER_ROW).values())
+        results = arm(records, "table", teacher=name, student=TEACHER_ROW)
         if results:
             rows[name] = (results, "teacher")
     return rows
+
+
+def selected_differences(records, chosen, labels, rows):
+    """Rows 'selected − baseline' (worst-class, balanced) paired by teacher seed: the
+    selected trade-off student of each seed against the baseline's first student seed."""
+    selected = arm(
+        records, "tradeoff", alpha_t=chosen[0], alpha_s=chosen[1], validation_labels=labels
+    )
+    table = []
+    for label, (results, role) in rows.items():
+        pairs = sorted(key for key in selected if (key[0], 0) in results)
+        if len(pairs) < 2:
+            continue
+        columns = [
+            reporting.format_difference(
+                [scores(selected[key], "student")[index] for key in pairs],
+                [scores(results[key[0], 0], role)[index] for key in pairs],
+            )
+            for index in (0, 1)
+        ]
+        table.append([f"selected − {label}", *columns])
+    return table
 
 
 def tradeoff_summary(records, grid, workdir, labels):
@@ -176,12 +198,17 @@ def tradeoff_summary(records, grid, workdir, labels):
         table2.append(
             [f"selected α^t = {chosen[0]}, α^s = {chosen[1]}", formatted(points[chosen], "student")]
         )
-    for label, (results, role) in comparison_rows(records, grid).items():
-        worst, balanced = mean_scores(results, role, "test")
+    rows = comparison_rows(records, grid)
+    for label, (results, role) in rows.items():
+        worst, balanced = mean_scores(list(results.values()), role, "test")
         groups[BASELINES].append((balanced, worst, label))
-        table2.append([label, formatted(results, role)])
+        table2.append([label, formatted(list(results.values()), role)])
     text += f"\nTable 2 ({labels} validation labels; selection rule on validation):\n\n"
     text += reporting.markdown_rows(["", "worst (balanced)"], table2)
+    differences = [] if chosen is None else selected_differences(records, chosen, labels, rows)
+    if differences:
+        text += "\nThe selected student against Table 2's rows, paired by teacher seed (test):\n\n"
+        text += reporting.markdown_rows(["difference", "worst-class", "balanced"], differences)
     reporting.plot_pareto(groups, os.path.join(workdir, f"pareto_{labels}_val.png"), selected)
     return text
 

@@ -185,3 +185,37 @@ def test_report_only_summarizes_a_partial_grid(tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     summary = (workdir / "summary.md").read_text()
     assert "0.400 ± 0.000 (1)" in summary and "not run" in summary
+
+
+def test_the_selected_tradeoff_student_is_paired_with_the_baselines_by_teacher_seed():
+    selected = {100: (0.66, 0.82), 101: (0.61, 0.83), 102: (0.70, 0.81)}
+    baseline = {100: (0.52, 0.81), 101: (0.50, 0.84), 102: (0.55, 0.80)}
+    records = []
+    for seed in selected:
+        cell = {
+            "part": "tradeoff",
+            "validation_labels": "one_hot",
+            "alpha_t": 0.5,
+            "alpha_s": 1.0,
+            "teacher_seed": seed,
+            "repeat": 0,
+        }
+        records.append((cell, _result(*selected[seed])))
+        for repeat in (0, 1):
+            cell = {
+                "part": "table",
+                "teacher": "std",
+                "student": "bal-d",
+                "teacher_seed": seed,
+                "repeat": repeat,
+            }
+            records.append((cell, _result(*baseline[seed]) if repeat == 0 else _result(0, 0)))
+    grid = robust_config.get_config("fashion_mnist_lt").grid
+    rows = robust_distill_summary.comparison_rows(records, grid)
+    table = robust_distill_summary.selected_differences(records, (0.5, 1.0), "one_hot", rows)
+    seeds = sorted(selected)
+    expected = [
+        format_difference([selected[s][i] for s in seeds], [baseline[s][i] for s in seeds])
+        for i in (0, 1)
+    ]
+    assert table == [["selected − bal-d", *expected]]
