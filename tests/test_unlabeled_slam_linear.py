@@ -55,6 +55,21 @@ def test_slam_beats_logistic_regression_where_convex_losses_fail():
     assert logistic_error > 0.3
 
 
+@pytest.mark.parametrize("margin, trapped", [(0.05, True), (0.1, False)])
+def test_the_trap_holds_logistic_regression_only_at_small_margins(margin, trapped):
+    """η = 0.3, 20,000 noisy examples: near the population minimizer of the logistic loss,
+    which misclassifies the penalizers (half the mass) at γ = 0.05 and nothing at γ = 0.1."""
+    rng = np.random.default_rng(2)
+    x, labels, _ = slam_linear.convex_loss_trap_halfspace(40000, margin, rng)
+    noisy = slam_linear.random_classification_noise(labels[:20000], 0.3, rng)
+    logistic = slam_linear.fit_logistic_regression(x[:20000], noisy)
+    error = slam_linear.halfspace_error(logistic, x[20000:], labels[20000:])
+    if trapped:
+        assert abs(error - 0.5) < 0.02
+    else:
+        assert error < 0.01
+
+
 def test_sampled_data_have_the_stated_margin_norm_and_noise_rate():
     rng = np.random.default_rng(1)
     x, labels, w_star = slam_linear.sphere_halfspace(5000, 6, 0.1, rng)

@@ -165,6 +165,11 @@ def convex_loss_trap_halfspace(num_examples, margin, rng):
     γ <= 1/√26. Noisy flips of the large-margin point weigh so much on a convex loss
     that its minimizer tilts towards the pullers and misclassifies the penalizers.
 
+    The trap needs a small margin: the logistic loss's population minimizer under
+    random classification noise η (the three point masses, minimized numerically)
+    misclassifies the penalizers, error 1/2, for γ up to about 0.055 at η = 0.1 and 0.075
+    at η = 0.3, and classifies every point correctly above (e.g. at γ = 0.1).
+
     Returns:
       (x [n, 2], labels [n], w* [2]).
     """

@@ -1,0 +1,84 @@
+"""The in-memory training pipeline gives exactly the batches of the streaming one."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_robust_distill.data import input_pipeline, training_pipeline
+
+
+def dataset(size, shape):
+    x = np.random.default_rng(0).normal(size=(size, *shape)).astype(np.float32)
+    return tf.data.Dataset.from_tensor_slices((x, (np.arange(size) % 3).astype(np.int32)))
+
+
+def batches(pipeline):
+    return list(pipeline.as_numpy_iterator())
+
+
+def assert_same_batches(first, second):
+    assert len(first) == len(second)
+    for (x, targets), (x_other, targets_other) in zip(first, second, strict=True):
+        np.testing.assert_array_equal(x, x_other)
+        assert targets.keys() == targets_other.keys()
+        for key in targets:
+            np.testing.assert_array_equal(targets[key], targets_other[key])
+
+
+def both_ways(monkeypatch, make):
+    """`make()` built in memory (the default for small data) and streamed."""
+    in_memory = batches(make())
+    monkeypatch.setattr(input_pipeline, "IN_MEMORY_BYTES", 0)
+    streamed = batches(make())
+    return in_memory, streamed
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"batch_size": 7, "seed": 3, "epochs": 3},
+        {"batch_size": 8, "seed": 1, "epochs": 4, "initial_epoch": 2, "drop_remainder": True},
+        {"batch_size": 5, "seed": 2, "shuffle_buffer": 9, "epochs": 2},
+        {"batch_size": 6, "seed": 4},
+    ],
+)
+def test_in_memory_batches_equal_streamed_batches(monkeypatch, options):
+    size = 41
+    teacher_probs = np.random.default_rng(1).dirichlet(np.ones(3), size=size)
+    per_example = {"teacher_probs": teacher_probs, "weight": np.arange(size) * 0.5}
+
+    def make():
+        return training_pipeline(
+            dataset(size, (4,)), per_example=per_example, num_classes=3, **options
+        )
+
+    in_memory, streamed = both_ways(monkeypatch, make)
+    assert_same_batches(in_memory, streamed)
+    seen = np.concatenate([targets["index"] for _, targets in in_memory])
+    assert not np.array_equal(seen[:size], np.arange(size))  # shuffled
+
+
+def test_augmented_in_memory_batches_equal_streamed_batches(monkeypatch):
+    def make():
+        return training_pipeline(
+            dataset(19, (8, 8, 1)), 4, seed=5, augmentation="crop_flip", epochs=2
+        )
+
+    in_memory, streamed = both_ways(monkeypatch, make)
+    assert_same_batches(in_memory, streamed)
+
+
+def test_out_of_range_labels_are_refused_in_memory():
+    x = np.zeros((6, 2), np.float32)
+    bad = tf.data.Dataset.from_tensor_slices((x, np.array([0, 1, 2, 3, 1, 0], np.int32)))
+    with pytest.raises(ValueError, match=r"\[0, 3\]"):
+        training_pipeline(bad, 2, seed=0, num_classes=3)
+
+
+def test_examples_beyond_the_memory_budget_are_streamed(monkeypatch):
+    examples = dataset(41, (4,))  # 41 examples of 4 float32
+    monkeypatch.setattr(input_pipeline, "IN_MEMORY_BYTES", 41 * 4 * 4)
+    x, labels = input_pipeline._in_memory_examples(examples, 41)
+    assert x.shape == (41, 4) and labels.shape == (41,)
+    monkeypatch.setattr(input_pipeline, "IN_MEMORY_BYTES", 41 * 4 * 4 - 1)
+    assert input_pipeline._in_memory_examples(examples, 41) is None
