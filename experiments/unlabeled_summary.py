@@ -4,7 +4,8 @@
 runs it; this module reads the results of the plan's cells by their key and writes:
 test accuracy (%) per objective and labeled size, mean ± standard error over the trials;
 each objective's per-trial paired difference from vanilla (the same V/U split and data
-order), with its standard error and the paired t-test's p-value; debiasing weights once
+order), with its standard error and the paired t-test's p-value, and each SLaM
+composition's (slam_X) from X alone; debiasing weights once
 vs re-estimated; the options chosen on H by every search; SLaM App. D.5's temperature
 ablation; and accuracy against the size of A. With ``grid.worst_class_pairs`` (issue 19's
 robust students), also the worst-class and balanced test accuracy per objective, the
@@ -113,6 +114,17 @@ def paired_table(plan, results, pairs, value):
             )
         lines.append([f"{row.name} − {baseline.name}", *cells])
     return reporting.markdown_rows(["difference", *(str(n) for n in plan.sizes)], lines)
+
+
+def composition_pairs(rows):
+    """(slam_X, X) row pairs: what SLaM adds to method X (e.g. fidelity weighting), the
+    comparison a claim that SLaM composes with X rests on."""
+    by_objective = {row.objective: row for row in rows}
+    return [
+        (row, by_objective[row.objective.removeprefix("slam_")])
+        for row in rows
+        if row.objective.startswith("slam_") and row.objective.removeprefix("slam_") in by_objective
+    ]
 
 
 def format_options(options):
@@ -252,6 +264,12 @@ def summary(plan, results, config):
             if baseline is not None and len(rows) > 1:
                 sections.append(f"\nPaired differences from {BASELINE}:\n\n")
                 pairs = [(row, baseline) for row in rows if row is not baseline]
+                sections.append(paired_table(plan, results, pairs, value))
+            pairs = composition_pairs(rows)
+            if pairs:
+                sections.append(
+                    "\nPaired differences of SLaM compositions from their other part:\n\n"
+                )
                 sections.append(paired_table(plan, results, pairs, value))
     if plan.comparison:
         sections.append(

@@ -157,6 +157,27 @@ def test_summary_pairs_every_objective_with_vanilla_by_trial():
     assert f"| slam − vanilla | {expected} |" in text
 
 
+def test_summary_pairs_slam_fidelity_with_fidelity_alone():
+    config = _smoke(
+        **{
+            "grid.trials": (0, 1),
+            "grid.labels": ("soft",),
+            "grid.objectives": ("vanilla", "fidelity", "slam_fidelity"),
+            "grid.weights_schedules": (),
+        }
+    )
+    config.selection.spaces = {}
+    plan = experiment.plan(config)
+    accuracy = {"vanilla": (0.70, 0.72), "fidelity": (0.71, 0.75), "slam_fidelity": (0.74, 0.76)}
+    results = {
+        cell_key(cell): _fake_result(accuracy[cell["objective"]][cell["trial"]])
+        for cell in plan.cells()
+    }
+    text = unlabeled_summary.summary(plan, results, config)
+    expected = reporting.format_paired_test([74.0, 76.0], [71.0, 75.0], digits=2)
+    assert f"| slam_fidelity (entropy) − fidelity (entropy) | {expected} |" in text
+
+
 @pytest.mark.parametrize("uncertainty", ["entropy", "augmentation_variance"])
 def test_rows_with_fidelity_weights_name_their_uncertainty(uncertainty):
     config = _smoke(**{"unlabeled.fidelity_uncertainty": uncertainty})
