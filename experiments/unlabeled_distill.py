@@ -49,6 +49,8 @@ DEBIASED = tuple(
     if "num_train_examples" in registry.get(name).derived
 )
 SCHEDULE = "weights_every_n_epochs"
+# The nets of the labeled stage whose test reports every cell records (`check_one_stage`).
+STAGE_ROLES = ("teacher", "pretrained_student")
 
 
 def method_name(objective, weights_every_n_epochs=None):
@@ -260,6 +262,30 @@ def check_grid(config):
         unlabeled.check_settings(cell_config(config, cell))
 
 
+def check_one_stage(seen, cell, result):
+    """Refuse cells of one labeled size computed from different labeled stages.
+
+    Every cell of a size must start from the same teacher and student trained on A: a
+    search compares its candidates, and the paired differences compare objectives, on
+    that premise. A stage trained again (its stored models deleted, or a grid resumed on a
+    machine whose float rounding differs) gives other nets; their test reports tell.
+
+    Args:
+      seen: {num_labeled: the stage's test reports}, filled by the first cell of a size.
+    """
+    reports = {role: result[role]["test"] for role in STAGE_ROLES}
+    first = seen.setdefault(cell["num_labeled"], reports)
+    if reports != first:
+        raise ValueError(
+            f"the cells of {cell['num_labeled']} labeled examples come from different "
+            "teachers or students trained on A (teacher test accuracy "
+            f"{first['teacher']['accuracy']} and {reports['teacher']['accuracy']}, the "
+            f"second in {cell_key(cell)}): the stage was trained again. Keep the stage's "
+            "models with the cells (<workdir>/runs/*-labeled*/) so that a resumed grid loads "
+            "them, or delete the cells of the other stage."
+        )
+
+
 @precision.keeps_caller_policy
 def run_grid(config, workdir, report_only=False):
     """Run (or resume) the grid of `config` in `workdir` and write its summary.
@@ -286,12 +312,17 @@ def run_grid(config, workdir, report_only=False):
             stages[num_labeled] = unlabeled.labeled_stage(trial_config, context, runs)
         return unlabeled.run_trial(trial_config, context, stages[num_labeled])
 
+    stage_reports = {}
+
     def results(cells):
         if not report_only:
             grid.run_all(cells, compute, settings=lambda cell: cell_config(config, cell))
         if not all(grid.done(cell) for cell in cells):
             return None
-        return [grid.result(cell) for cell in cells]
+        found = [grid.result(cell) for cell in cells]
+        for cell, result in zip(cells, found, strict=True):
+            check_one_stage(stage_reports, cell, result)
+        return found
 
     chosen = {}
     for size in config.grid.num_labeled:

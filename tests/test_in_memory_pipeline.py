@@ -1,10 +1,12 @@
-"""The in-memory training pipeline gives exactly the batches of the streaming one."""
+"""What reads small data into memory (the training pipeline, the selection by position, the
+fingerprint) gives exactly what streaming gives."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_robust_distill.data import input_pipeline, training_pipeline
+from tf_robust_distill.data import in_memory, select_positions, training_pipeline
+from tf_robust_distill.data.fingerprint import dataset_fingerprint
 
 
 def dataset(size, shape):
@@ -27,10 +29,10 @@ def assert_same_batches(first, second):
 
 def both_ways(monkeypatch, make):
     """`make()` built in memory (the default for small data) and streamed."""
-    in_memory = batches(make())
-    monkeypatch.setattr(input_pipeline, "IN_MEMORY_BYTES", 0)
+    held = batches(make())
+    monkeypatch.setattr(in_memory, "IN_MEMORY_BYTES", 0)
     streamed = batches(make())
-    return in_memory, streamed
+    return held, streamed
 
 
 @pytest.mark.parametrize(
@@ -52,9 +54,9 @@ def test_in_memory_batches_equal_streamed_batches(monkeypatch, options):
             dataset(size, (4,)), per_example=per_example, num_classes=3, **options
         )
 
-    in_memory, streamed = both_ways(monkeypatch, make)
-    assert_same_batches(in_memory, streamed)
-    seen = np.concatenate([targets["index"] for _, targets in in_memory])
+    held, streamed = both_ways(monkeypatch, make)
+    assert_same_batches(held, streamed)
+    seen = np.concatenate([targets["index"] for _, targets in held])
     assert not np.array_equal(seen[:size], np.arange(size))  # shuffled
 
 
@@ -64,8 +66,8 @@ def test_augmented_in_memory_batches_equal_streamed_batches(monkeypatch):
             dataset(19, (8, 8, 1)), 4, seed=5, augmentation="crop_flip", epochs=2
         )
 
-    in_memory, streamed = both_ways(monkeypatch, make)
-    assert_same_batches(in_memory, streamed)
+    held, streamed = both_ways(monkeypatch, make)
+    assert_same_batches(held, streamed)
 
 
 def test_out_of_range_labels_are_refused_in_memory():
@@ -76,9 +78,33 @@ def test_out_of_range_labels_are_refused_in_memory():
 
 
 def test_examples_beyond_the_memory_budget_are_streamed(monkeypatch):
-    examples = dataset(41, (4,))  # 41 examples of 4 float32
-    monkeypatch.setattr(input_pipeline, "IN_MEMORY_BYTES", 41 * 4 * 4)
-    x, labels = input_pipeline._in_memory_examples(examples, 41)
+    examples = dataset(41, (4,))  # 41 examples of 4 float32 and an int32 label
+    monkeypatch.setattr(in_memory, "IN_MEMORY_BYTES", 41 * 5 * 4)
+    x, labels = in_memory.in_memory_elements(examples, 41)
     assert x.shape == (41, 4) and labels.shape == (41,)
-    monkeypatch.setattr(input_pipeline, "IN_MEMORY_BYTES", 41 * 4 * 4 - 1)
-    assert input_pipeline._in_memory_examples(examples, 41) is None
+    monkeypatch.setattr(in_memory, "IN_MEMORY_BYTES", 41 * 5 * 4 - 1)
+    assert in_memory.in_memory_elements(examples, 41) is None
+    unknown_shape = examples.map(lambda x, label: (tf.boolean_mask(x, x > 0), label))
+    assert in_memory.in_memory_elements(unknown_shape, 41) is None
+
+
+@pytest.mark.parametrize("positions", [[0, 3, 4, 17, 40], list(range(41)), []])
+def test_a_selection_in_memory_equals_the_streamed_selection(monkeypatch, positions):
+    rng = np.random.default_rng(2)
+    elements = {"x": rng.normal(size=(41, 2, 3)).astype(np.float32), "id": np.arange(41) * 7}
+    source = tf.data.Dataset.from_tensor_slices(elements)
+    in_memory_selection = select_positions(source, np.array(positions, np.int64))
+    monkeypatch.setattr(in_memory, "IN_MEMORY_BYTES", 0)
+    streamed = select_positions(source, np.array(positions, np.int64))
+    assert int(in_memory_selection.cardinality()) == len(positions)
+    assert in_memory_selection.element_spec == streamed.element_spec
+    pairs = zip(in_memory_selection.as_numpy_iterator(), streamed, strict=True)
+    for index, (element, streamed_element) in enumerate(pairs):
+        np.testing.assert_array_equal(element["x"], elements["x"][positions[index]])
+        assert element["id"] == streamed_element["id"].numpy() == 7 * positions[index]
+
+
+def test_the_fingerprint_in_memory_equals_the_streamed_fingerprint(monkeypatch):
+    in_memory_fingerprint = dataset_fingerprint(dataset(41, (4,)))
+    monkeypatch.setattr(in_memory, "IN_MEMORY_BYTES", 0)
+    assert dataset_fingerprint(dataset(41, (4,))) == in_memory_fingerprint

@@ -1,6 +1,8 @@
 """The unlabeled-distillation job on digits: grid, caches, the student's targets, its start."""
 
+import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -362,3 +364,18 @@ def test_debiasing_weights_read_the_teachers_soft_confidence_in_hard_distillatio
     np.testing.assert_allclose(update.teacher_probs_unlabeled, soft[unlabeled_positions], atol=1e-6)
     expected_targets = np.eye(10)[logits[validation].argmax(axis=1)] if hard else soft[validation]
     np.testing.assert_allclose(update.training_targets_validation, expected_targets, atol=1e-6)
+
+
+@pytest.mark.slow  # the smoke grid's whole jobs
+def test_cells_of_another_labeled_stage_are_refused(smoke_run, tmp_path):
+    workdir, summary = smoke_run
+    copy = tmp_path / "copy"
+    shutil.copytree(workdir / "cells", copy / "cells")
+    shutil.copy(workdir / "grid_config.json", copy)
+    assert experiment.run_grid(_smoke(), str(copy), report_only=True) == summary
+    path = sorted((copy / "cells").glob("hard_300_slam*.json"))[0]
+    stored = json.loads(path.read_text())
+    stored["result"]["teacher"]["test"]["accuracy"] += 0.001  # a teacher trained again
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="different teachers or students trained on A"):
+        experiment.run_grid(_smoke(), str(copy), report_only=True)

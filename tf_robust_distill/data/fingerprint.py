@@ -17,6 +17,8 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from tf_robust_distill.data.in_memory import in_memory_elements
+
 BATCH_SIZE = 1024
 """Elements hashed per batch by `dataset_fingerprint` (any size gives the same fingerprint)."""
 
@@ -60,11 +62,17 @@ def dataset_fingerprint(dataset):
 
     Computed once per dataset object in a process (a dataset yields the same elements at
     every pass; one built from files that change must be built again, as `data.load` does
-    at every job start).
+    at every job start). A dataset that fits in memory is hashed as one batch
+    (`in_memory.in_memory_elements`), others batch by batch: the same fingerprint.
     """
     if dataset not in _FINGERPRINTS:
         fingerprint = DataFingerprint()
-        for batch in dataset.batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
-            fingerprint.update(batch)
+        elements = in_memory_elements(dataset, int(dataset.cardinality()))
+        if elements is not None:
+            fingerprint.update(elements)
+        else:
+            batches = dataset.batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
+            for batch in batches.as_numpy_iterator():
+                fingerprint.update(batch)
         _FINGERPRINTS[dataset] = fingerprint.hexdigest()
     return _FINGERPRINTS[dataset]

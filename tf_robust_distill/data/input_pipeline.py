@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tf_robust_distill import checks
 from tf_robust_distill.data.augment import get_augmentation
+from tf_robust_distill.data.in_memory import in_memory_elements
 from tf_robust_distill.data.selection import num_examples
 from tf_robust_distill.data.topk_rows import TopKRows, dense_rows
 
@@ -15,11 +16,6 @@ RESERVED_KEYS = ("label", "index")
 TEACHER_PROBS = "teacher_probs"
 SHUFFLE_GRAPH_SEED = 1  # any value but 0, which TensorFlow reads as "no seed"
 LABEL_BATCH = 8192  # labels read per batch by the one pass that checks their range
-# A dataset whose examples take at most this many bytes (static shapes) is read into memory
-# once per pipeline, and its epochs shuffle and batch positions, gathering the examples per
-# batch: the same batches as streaming the examples through the shuffle, at a fraction of
-# tf.data's per-example cost (small nets on the CPU spend most of their step on it).
-IN_MEMORY_BYTES = 1 << 30
 
 
 def _check_int(name: str, value, minimum: int) -> None:
@@ -83,23 +79,6 @@ def _gather(table, index):
         arrays, num_classes = table
         return dense_rows(*(tf.gather(array, index) for array in arrays), num_classes)
     return tf.gather(table, index)
-
-
-def _in_memory_examples(dataset, size):
-    """``(x, label)`` of every example as two tensors, read in one pass, if the examples
-    have static shapes and take at most ``IN_MEMORY_BYTES``; else None (streamed)."""
-    x_spec, label_spec = dataset.element_spec
-    if not (
-        isinstance(x_spec, tf.TensorSpec)
-        and x_spec.shape.is_fully_defined()
-        and isinstance(label_spec, tf.TensorSpec)
-        and label_spec.shape.is_fully_defined()
-    ):
-        return None
-    example_bytes = x_spec.shape.num_elements() * x_spec.dtype.size
-    if size == 0 or size * example_bytes > IN_MEMORY_BYTES:
-        return None
-    return dataset.batch(size).get_single_element()
 
 
 def _check_labels(dataset, num_classes, labels=None) -> None:
@@ -195,7 +174,7 @@ def training_pipeline(
     steps_per_epoch=S)``, S the batches of one epoch (`optim.steps_per_epoch`): the dataset
     holds every epoch, so Keras must not restart it. A batch never spans two epochs.
 
-    Examples of static shape taking at most ``IN_MEMORY_BYTES`` are read into memory in
+    Examples of static shape taking at most ``in_memory.IN_MEMORY_BYTES`` are read into memory in
     one pass when the pipeline is built; each epoch then shuffles and batches their
     positions and gathers the examples of a batch at once. The batches are exactly those
     of streaming the examples through the same shuffle (tf.data's shuffle order depends on
@@ -263,7 +242,7 @@ def training_pipeline(
             f"batch_size={batch_size} with drop_remainder=True leaves no batch of the {size} "
             "examples: an epoch would train nothing; use a smaller batch or drop_remainder=False."
         )
-    examples = _in_memory_examples(dataset, size)
+    examples = in_memory_elements(dataset, size)
     if examples is None:
         _check_labels(dataset, num_classes)
         indexed, fetch = dataset.enumerate(), None

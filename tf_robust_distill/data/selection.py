@@ -1,7 +1,9 @@
-"""Selecting examples of a tf.data pipeline by their position, in one streaming pass."""
+"""Selecting examples of a tf.data pipeline by their position."""
 
 import numpy as np
 import tensorflow as tf
+
+from tf_robust_distill.data.in_memory import in_memory_elements
 
 
 def num_examples(dataset: tf.data.Dataset) -> int:
@@ -18,8 +20,12 @@ def num_examples(dataset: tf.data.Dataset) -> int:
 def select_positions(dataset: tf.data.Dataset, positions: np.ndarray) -> tf.data.Dataset:
     """The elements of ``dataset`` at ``positions``, in dataset order.
 
-    The dataset is streamed once and filtered against a boolean mask, so nothing is loaded into
-    memory and the selection works on datasets of any size (e.g. ImageNet).
+    A dataset that fits in memory (`in_memory.in_memory_elements`) is read once, here, and
+    the selection holds the gathered elements: its passes skip tf.data's per-element cost,
+    and a source whose elements change between passes (random maps) is read once. A
+    larger one is streamed at every pass and filtered against a boolean mask, so nothing
+    is loaded into memory and the selection works on datasets of any size (e.g. ImageNet).
+    Both give the same elements in the same order.
 
     Args:
       dataset: a finite dataset with known cardinality N.
@@ -33,6 +39,12 @@ def select_positions(dataset: tf.data.Dataset, positions: np.ndarray) -> tf.data
     if positions.size and (positions.min() < 0 or positions.max() >= size):
         raise ValueError(
             f"positions must lie in [0, {size}); got [{positions.min()}, {positions.max()}]."
+        )
+    elements = in_memory_elements(dataset, size)
+    if elements is not None:
+        index = tf.constant(positions, tf.int64)
+        return tf.data.Dataset.from_tensor_slices(
+            tf.nest.map_structure(lambda tensor: tf.gather(tensor, index), elements)
         )
     mask = np.zeros(size, dtype=bool)
     mask[positions] = True
