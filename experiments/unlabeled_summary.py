@@ -95,25 +95,44 @@ def accuracy_table(plan, results, rows, value, reference_values=REFERENCES):
     return reporting.markdown_rows(["method", *(str(n) for n in sizes)], lines)
 
 
+def extreme_sizes(plan):
+    """The smallest and the largest labeled size of the plan."""
+    return min(plan.sizes), max(plan.sizes)
+
+
 def paired_table(plan, results, pairs, value):
     """Markdown: each (row, baseline) pair's paired difference (points of %), per size:
-    mean ± standard error over the trials both have, and the paired t-test's p-value."""
+    mean ± standard error over the trials both have, and the paired t-test's p-value.
+
+    With more than one labeled size, a last column compares the differences at the
+    smallest and the largest size (SLaM's claim (ii): the gain is largest where the
+    teacher is weakest): the difference of their means, its standard error and Welch's
+    p-value, the two sizes' trials being independent (each size has its own A, V and U).
+    """
     lines = []
     for row, baseline in pairs:
-        cells = []
+        differences = {}
         for size in plan.sizes:
             ours = by_trial(row.cells.get(size, []), results, value)
             theirs = by_trial(baseline.cells.get(size, []), results, value)
             trials = sorted(set(ours) & set(theirs))
+            differences[size] = ([ours[t] for t in trials], [theirs[t] for t in trials])
+        cells = [
+            reporting.format_paired_test(*pair, digits=2) if pair[0] else ""
+            for pair in differences.values()
+        ]
+        if len(plan.sizes) > 1:
+            smallest, largest = (np.subtract(*differences[n]) for n in extreme_sizes(plan))
             cells.append(
-                reporting.format_paired_test(
-                    [ours[t] for t in trials], [theirs[t] for t in trials], digits=2
-                )
-                if trials
+                reporting.format_welch_test(smallest, largest, digits=2)
+                if len(smallest) and len(largest)
                 else ""
             )
         lines.append([f"{row.name} − {baseline.name}", *cells])
-    return reporting.markdown_rows(["difference", *(str(n) for n in plan.sizes)], lines)
+    header = ["difference", *(str(n) for n in plan.sizes)]
+    if len(plan.sizes) > 1:
+        header.append("{} − {}".format(*extreme_sizes(plan)))
+    return reporting.markdown_rows(header, lines)
 
 
 def composition_pairs(rows):

@@ -187,3 +187,35 @@ def test_rows_with_fidelity_weights_name_their_uncertainty(uncertainty):
     assert experiment.row_name(config, "slam") == "slam"
     config.grid.objective_kw.use_fidelity_weights = True  # an option of taylor_ce
     assert experiment.row_name(config, "taylor_ce") == f"taylor_ce ({label})"
+
+
+@pytest.mark.parametrize("sizes", [(2, 5), (5, 3)])
+def test_welch_difference_is_scipy_welch_test(sizes):
+    rng = np.random.default_rng(sum(sizes))
+    values, other = rng.normal(1.0, 0.5, sizes[0]), rng.normal(0.2, 0.3, sizes[1])
+    expected = scipy.stats.ttest_ind(values, other, equal_var=False)
+    mean, stderr = reporting.independent_difference(values, other)
+    assert mean == pytest.approx(values.mean() - other.mean())
+    assert mean / stderr == pytest.approx(expected.statistic)
+    assert reporting.welch_p_value(values, other) == pytest.approx(expected.pvalue, rel=1e-10)
+    assert np.isnan(reporting.welch_p_value(values[:1], other))
+
+
+def test_summary_compares_the_gains_of_the_smallest_and_largest_size():
+    config = _smoke(**{"grid.trials": (0, 1, 2), "grid.labels": ("soft",)})
+    config.grid.num_labeled = (1200, 300, 600)
+    config.selection.spaces = {}
+    config.grid.weights_schedules = ()
+    plan = experiment.plan(config)
+    vanilla = {0: 0.70, 1: 0.72, 2: 0.71}
+    gains = {300: (0.03, 0.01, 0.05), 600: (0.0, 0.0, 0.01), 1200: (0.01, -0.005, 0.0)}
+    results = {}
+    for cell in plan.cells():
+        gain = gains[cell["num_labeled"]][cell["trial"]] if cell["objective"] == "slam" else 0
+        results[cell_key(cell)] = _fake_result(vanilla[cell["trial"]] + gain)
+    text = unlabeled_summary.summary(plan, results, config)
+    smallest = 100 * np.array(gains[300])
+    largest = 100 * np.array(gains[1200])
+    expected = reporting.format_welch_test(smallest, largest, digits=2)
+    assert "| difference | 1200 | 300 | 600 | 300 − 1200 |" in text
+    assert f"{expected} |" in text.split("| slam − vanilla |")[1].splitlines()[0]

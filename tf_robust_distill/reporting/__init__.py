@@ -5,7 +5,8 @@ Every number a run reports is written here by code, from the dict that
 
 - ``tables``: ``markdown_table`` of a run's results, ``markdown_rows`` of any rows.
 - ``statistics``: ``mean_and_stderr``, ``format_mean``, ``paired_difference``,
-  ``format_difference``, ``paired_p_value``, ``format_paired_test``, ``pareto_front``.
+  ``format_difference``, ``paired_p_value``, ``format_paired_test``,
+  ``independent_difference``, ``welch_p_value``, ``format_welch_test``, ``pareto_front``.
 - ``histories``: ``logged_multipliers``, the λ a Keras History logged.
 - ``plots``: one module per plot, each returning a ``matplotlib.figure.Figure``
   (no pyplot state, no backend chosen at import).
@@ -32,10 +33,13 @@ from tf_robust_distill.reporting.statistics import (
     format_difference,
     format_mean,
     format_paired_test,
+    format_welch_test,
+    independent_difference,
     mean_and_stderr,
     paired_difference,
     paired_p_value,
     pareto_front,
+    welch_p_value,
 )
 from tf_robust_distill.reporting.tables import TABLE_METRICS, markdown_rows, markdown_table
 
@@ -45,6 +49,8 @@ __all__ = [
     "format_difference",
     "format_mean",
     "format_paired_test",
+    "format_welch_test",
+    "independent_difference",
     "logged_multipliers",
     "markdown_rows",
     "markdown_table",
@@ -52,6 +58,7 @@ __all__ = [
     "paired_difference",
     "paired_p_value",
     "pareto_front",
+    "welch_p_value",
     "plot_accuracy_vs_labeled",
     "plot_multipliers",
     "plot_pareto",

@@ -1,5 +1,5 @@
-"""Summaries of repeated runs: mean ± standard error, paired differences, and the Pareto
-front of two scores."""
+"""Summaries of repeated runs: mean ± standard error, paired differences, differences of
+independent samples (Welch), and the Pareto front of two scores."""
 
 import numpy as np
 from scipy import stats
@@ -62,6 +62,29 @@ def format_paired_test(values, baseline, digits=3):
     return (
         f"{format_difference(values, baseline, digits)}, p = {paired_p_value(values, baseline):.3f}"
     )
+
+
+def independent_difference(values, other):
+    """mean(values) − mean(other) of two independent samples (e.g. the paired gains of two
+    labeled sizes, whose trials share no data), and its standard error sqrt(se² + se'²)."""
+    mean, stderr = mean_and_stderr(values)
+    other_mean, other_stderr = mean_and_stderr(other)
+    return mean - other_mean, float(np.hypot(stderr, other_stderr))
+
+
+def welch_p_value(values, other):
+    """Two-sided p-value of Welch's t-test of equal means (``scipy.stats.ttest_ind`` with
+    ``equal_var=False``); NaN with fewer than 2 values in either sample or no spread."""
+    _, stderr = independent_difference(values, other)
+    if min(len(values), len(other)) < 2 or stderr == 0:
+        return float("nan")
+    return float(stats.ttest_ind(values, other, equal_var=False).pvalue)
+
+
+def format_welch_test(values, other, digits=3):
+    """'+mean ± stderr, p = 0.012' of `independent_difference` and `welch_p_value`."""
+    mean, stderr = independent_difference(values, other)
+    return f"{mean:+.{digits}f} ± {stderr:.{digits}f}, p = {welch_p_value(values, other):.3f}"
 
 
 def pareto_front(points):
