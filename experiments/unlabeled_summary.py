@@ -197,10 +197,11 @@ def selection_note(config):
 def temperature_ablation_table(plan, results, config):
     """SLaM App. D.5: per labeled size and method, the best (t_A, t_B) pair by mean test
     accuracy after the last epoch over trials (the paper reports the best pair), beside
-    the main grid's soft cells (true labels on A, the chosen t_B)."""
+    the main grid's soft cells (true labels on A, the chosen t_B); then each method at its
+    best pair against the first method (vanilla) at its own, paired by trial."""
     ablation = config.grid.temperature_ablation
     main = {row.name: row for row in plan.main.get("soft", [])}
-    lines = []
+    lines, best_by_trial, differences = [], {}, []
     for num_labeled in ablation.num_labeled:
         for objective in ablation.objectives:
             pairs = {}
@@ -209,24 +210,36 @@ def temperature_ablation_table(plan, results, config):
                 if (cell["num_labeled"], cell["objective"]) == (num_labeled, objective):
                     if key in results:
                         accuracy = 100 * final_accuracy(results[key])
-                        pairs.setdefault((cell["t_A"], cell["t_B"]), []).append(accuracy)
+                        pairs.setdefault((cell["t_A"], cell["t_B"]), {})[cell["trial"]] = accuracy
             row = main.get(plan.row_name(objective))
             reference = (
                 list(by_trial(row.cells.get(num_labeled, []), results, final_accuracy).values())
                 if row
                 else []
             )
-            best = max(pairs, key=lambda pair: np.mean(pairs[pair])) if pairs else None
+            best = (
+                max(pairs, key=lambda pair: np.mean(list(pairs[pair].values()))) if pairs else None
+            )
+            best_by_trial[num_labeled, objective] = pairs.get(best, {})
             lines.append(
                 [
                     str(num_labeled),
                     objective,
                     reporting.format_mean(reference, digits=2) if reference else "",
-                    reporting.format_mean(pairs[best], digits=2) if best else "",
+                    reporting.format_mean(list(pairs[best].values()), digits=2) if best else "",
                     f"{best[0]:g}, {best[1]:g}" if best else "",
                     f"{len(pairs)} of {len(ablation.temperatures) ** 2}",
                 ]
             )
+        first, *others = (best_by_trial[num_labeled, o] for o in ablation.objectives)
+        for objective, ours in zip(ablation.objectives[1:], others, strict=True):
+            trials = sorted(set(ours) & set(first))
+            if len(trials) > 1:
+                values = [[ours[t] for t in trials], [first[t] for t in trials]]
+                differences.append(
+                    f"- {num_labeled} labels, {objective} − {ablation.objectives[0]}, each at "
+                    f"its best pair: {reporting.format_paired_test(*values, digits=2)}\n"
+                )
     header = [
         "labeled",
         "method",
@@ -235,7 +248,8 @@ def temperature_ablation_table(plan, results, config):
         "t_A, t_B",
         "pairs run",
     ]
-    return reporting.markdown_rows(header, lines)
+    table = reporting.markdown_rows(header, lines)
+    return table + ("\n" + "".join(differences) if differences else "")
 
 
 def worst_class_pairs(plan, config):
