@@ -335,32 +335,6 @@ def test_temperature_ablation_cells_report_the_best_pair_apart_from_the_main_tab
     assert row in ablation_section
 
 
-def test_temperature_ablation_pairs_each_method_at_its_best_pair_with_vanilla_at_its_own():
-    config = _smoke(
-        **{
-            "grid.labels": ("soft",),
-            "grid.trials": (0, 1, 2),
-            "grid.temperature_ablation.num_labeled": (300,),
-            "grid.temperature_ablation.temperatures": (0.5, 2.0),
-        }
-    )
-    plan = experiment.plan(config)
-    best = {"vanilla": (2.0, 0.5), "slam": (0.5, 2.0)}
-    by_trial = {"vanilla": (0.70, 0.74, 0.71), "slam": (0.72, 0.77, 0.72)}
-
-    def accuracy(cell):
-        if not experiment.in_temperature_ablation(cell):
-            return 0.5
-        objective, trial = cell["objective"], cell["trial"]
-        at_best = (cell["t_A"], cell["t_B"]) == best[objective]
-        return by_trial[objective][trial] if at_best else 0.6
-
-    results = {cell_key(cell): _fake_result(accuracy(cell)) for cell in plan.cells()}
-    text = unlabeled_summary.summary(plan, results, config)
-    expected = reporting.format_paired_test([72.0, 77.0, 72.0], [70.0, 74.0, 71.0], digits=2)
-    assert f"- 300 labels, slam − vanilla, each at its best pair: {expected}" in text
-
-
 def test_temperature_ablation_sizes_must_be_in_the_grid():
     config = _smoke(**{"grid.temperature_ablation.num_labeled": (999,)})
     with pytest.raises(ValueError, match=r"temperature_ablation.num_labeled \[999\]"):
