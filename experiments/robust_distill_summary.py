@@ -6,9 +6,11 @@ Every number is a mean ± standard error over all stored repeats (teacher seeds 
 seeds); a partial grid is summarized as far as it is stored ("not run" elsewhere).
 """
 
+import math
 import os
 
 from tf_robust_distill import reporting
+from tf_robust_distill.pipeline.selection import NoEligibleCandidate, select
 
 TEACHER_ROW = "teacher"
 # The std teacher and its std-d student: the floor of the selection rule.
@@ -118,21 +120,35 @@ def tradeoff_points(records, labels):
 
 
 def selection(records, points):
-    """The paper's rule: best validation worst-class accuracy with validation balanced
-    accuracy at least that of standard distillation (std teacher, std-d student)."""
+    """The paper's rule (`pipeline.selection.select` with a floor): best validation
+    worst-class accuracy with validation balanced accuracy at least that of standard
+    distillation (std teacher, std-d student); None before those runs exist."""
     teacher, student = STANDARD_DISTILLATION
     baseline = list(arm(records, "table", teacher=teacher, student=student).values())
-    if not baseline:
-        return None
-    floor = mean_scores(baseline, "student", "val")[1]
-    eligible = {
+    students = {
         key: mean_scores(results, "student", "val")
         for key, results in points.items()
-        if key[1] != TEACHER_ROW and mean_scores(results, "student", "val")[1] >= floor
+        if key[1] != TEACHER_ROW
     }
-    if not eligible:
+    if not baseline or not students:
         return None
-    return max(eligible, key=lambda key: eligible[key][0])
+
+    def validation_scores(candidate):
+        worst, balanced = students.get(
+            (candidate["alpha_t"], candidate["alpha_s"]), (math.nan, math.nan)
+        )
+        return {"worst1_accuracy": worst, "balanced_accuracy": balanced}
+
+    options = {
+        "alpha_t": sorted({key[0] for key in students}),
+        "alpha_s": sorted({key[1] for key in students}),
+    }
+    floor = ("balanced_accuracy", mean_scores(baseline, "student", "val")[1])
+    try:
+        record = select("α^t, α^s", options, validation_scores, "worst1_accuracy", floor=floor)
+    except NoEligibleCandidate:
+        return None
+    return record["winner"]["alpha_t"], record["winner"]["alpha_s"]
 
 
 def comparison_rows(records, grid):

@@ -40,3 +40,32 @@ def test_ties_go_to_the_first_candidate_and_bad_scores_are_refused():
         selection.select("k", {"k": []}, lambda c: {"accuracy": 1.0}, "accuracy")
     with pytest.raises(ValueError, match="finite"):
         selection.select("k", {"k": [3]}, lambda c: {"accuracy": math.nan}, "accuracy")
+
+
+def test_a_floor_leaves_only_the_candidates_that_meet_it():
+    # Robust distillation §6: the best worst-class accuracy among the candidates whose
+    # balanced accuracy is at least standard distillation's (here 0.70).
+    scores = {0.25: (0.40, 0.72), 0.5: (0.55, 0.69), 0.75: (0.50, 0.70), 1.0: (0.45, 0.80)}
+
+    def score(candidate):
+        worst, balanced = scores[candidate["alpha"]]
+        return {"worst1_accuracy": worst, "balanced_accuracy": balanced}
+
+    floor = ("balanced_accuracy", 0.70)
+    result = selection.select(
+        "alpha", {"alpha": list(scores)}, score, "worst1_accuracy", floor=floor
+    )
+    assert result["winner"] == {"alpha": 0.75}  # 0.5 is better but below the floor
+    assert result["eligible"] == [True, False, True, True]
+    assert result["floor"] == ["balanced_accuracy", 0.70]
+    assert "eligible" not in selection.select("alpha", {"alpha": [0.5]}, score, "worst1_accuracy")
+    with pytest.raises(selection.NoEligibleCandidate, match="balanced_accuracy >= 0.9"):
+        selection.select(
+            "alpha",
+            {"alpha": list(scores)},
+            score,
+            "worst1_accuracy",
+            floor=("balanced_accuracy", 0.9),
+        )
+    with pytest.raises(ValueError, match="has no 'nll'"):
+        selection.select("alpha", {"alpha": [0.5]}, score, "worst1_accuracy", floor=("nll", 1.0))

@@ -42,7 +42,11 @@ def grid_candidates(options):
     ]
 
 
-def select(name, options, train_and_score, metric, higher_is_better=True):
+class NoEligibleCandidate(ValueError):
+    """No candidate of a search meets its floor."""
+
+
+def select(name, options, train_and_score, metric, higher_is_better=True, floor=None):
     """Train and score every candidate of `options`; the best score wins (first on ties).
 
     Args:
@@ -51,31 +55,43 @@ def select(name, options, train_and_score, metric, higher_is_better=True):
       train_and_score: candidate dict -> {metric: value, ...} on the validation set.
       metric: the key of the returned scores that decides (e.g. "accuracy").
       higher_is_better: False for a loss.
+      floor: None, or (metric, minimum): only candidates whose score of that metric is at
+        least `minimum` compete (robust distillation §6's rule: the best validation
+        worst-class accuracy among students whose balanced accuracy is at least that of
+        standard distillation).
 
     Returns:
       {"name", "metric", "higher_is_better", "candidates": [dict], "scores": [float],
-      "winner": dict, "winner_score": float}: JSON-able.
+      "winner": dict, "winner_score": float}: JSON-able; with a floor also "floor"
+      [metric, minimum] and "eligible": [bool].
 
     Raises:
-      ValueError: no candidates, a score without `metric`, or no finite score.
+      ValueError: no candidates, a score without `metric` (or the floor's metric), or no
+        finite score; NoEligibleCandidate (a ValueError) if none meets the floor.
     """
     candidates = grid_candidates(options)
     if not candidates:
         raise ValueError(f"{name}: no candidates")
-    scores = []
+    needed = [metric] if floor is None else [metric, floor[0]]
+    scores, eligible = [], []
     for candidate in candidates:
         result = train_and_score(dict(candidate))
-        if metric not in result:
+        missing = [key for key in needed if key not in result]
+        if missing:
             raise ValueError(
-                f"{name}: the score of {candidate} has no {metric!r}; it has {sorted(result)}"
+                f"{name}: the score of {candidate} has no {missing[0]!r}; it has {sorted(result)}"
             )
         scores.append(float(result[metric]))
+        eligible.append(floor is None or float(result[floor[0]]) >= floor[1])
     finite = [i for i, score in enumerate(scores) if math.isfinite(score)]
     if not finite:
         raise ValueError(f"{name}: no candidate has a finite {metric}: {scores}")
+    competing = [i for i in finite if eligible[i]]
+    if not competing:
+        raise NoEligibleCandidate(f"{name}: no candidate has {floor[0]} >= {floor[1]}")
     sign = 1.0 if higher_is_better else -1.0
-    best = max(finite, key=lambda i: (sign * scores[i], -i))
-    return {
+    best = max(competing, key=lambda i: (sign * scores[i], -i))
+    record = {
         "name": name,
         "metric": metric,
         "higher_is_better": bool(higher_is_better),
@@ -84,3 +100,6 @@ def select(name, options, train_and_score, metric, higher_is_better=True):
         "winner": candidates[best],
         "winner_score": scores[best],
     }
+    if floor is not None:
+        record.update(floor=[floor[0], float(floor[1])], eligible=eligible)
+    return record
