@@ -108,3 +108,12 @@ def test_the_fingerprint_in_memory_equals_the_streamed_fingerprint(monkeypatch):
     in_memory_fingerprint = dataset_fingerprint(dataset(41, (4,)))
     monkeypatch.setattr(in_memory, "IN_MEMORY_BYTES", 0)
     assert dataset_fingerprint(dataset(41, (4,))) == in_memory_fingerprint
+
+
+def test_a_selection_in_memory_is_not_read_again():
+    selection = select_positions(dataset(41, (4,)), np.array([1, 5, 8], np.int64))
+    first = in_memory.in_memory_elements(selection, 3)
+    assert in_memory.in_memory_elements(selection, 3) is first
+    np.testing.assert_array_equal(
+        first[0], dataset(41, (4,)).batch(41).get_single_element()[0].numpy()[[1, 5, 8]]
+    )

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tf_robust_distill.data.in_memory import in_memory_elements
+from tf_robust_distill.data.in_memory import from_elements, in_memory_elements
 
 
 def num_examples(dataset: tf.data.Dataset) -> int:
@@ -21,10 +21,12 @@ def select_positions(dataset: tf.data.Dataset, positions: np.ndarray) -> tf.data
     """The elements of ``dataset`` at ``positions``, in dataset order.
 
     A dataset that fits in memory (`in_memory.in_memory_elements`) is read once, here, and
-    the selection holds the gathered elements: its passes skip tf.data's per-element cost,
-    and a source whose elements change between passes (random maps) is read once. A
-    larger one is streamed at every pass and filtered against a boolean mask, so nothing
-    is loaded into memory and the selection works on datasets of any size (e.g. ImageNet).
+    the selection holds the gathered elements (`in_memory.from_elements`: the training
+    pipeline and the fingerprint take them without reading it again); its passes skip
+    tf.data's per-element cost, and a source whose elements change between passes
+    (random maps) is read once. A larger one is streamed at every pass and filtered
+    against a boolean mask, so nothing is loaded into memory and the selection works on
+    datasets of any size (e.g. ImageNet).
     Both give the same elements in the same order.
 
     Args:
@@ -43,9 +45,7 @@ def select_positions(dataset: tf.data.Dataset, positions: np.ndarray) -> tf.data
     elements = in_memory_elements(dataset, size)
     if elements is not None:
         index = tf.constant(positions, tf.int64)
-        return tf.data.Dataset.from_tensor_slices(
-            tf.nest.map_structure(lambda tensor: tf.gather(tensor, index), elements)
-        )
+        return from_elements(tf.nest.map_structure(lambda t: tf.gather(t, index), elements))
     mask = np.zeros(size, dtype=bool)
     mask[positions] = True
     keep = tf.constant(mask)
